@@ -1,0 +1,18 @@
+"""jupyter-codegen: write a notebook by talking to it.
+
+`%load_ext jupyter_codegen` registers the `%%codegen` and `%%infill` magics.
+"""
+
+__version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython):  # pragma: no cover - thin IPython hook
+    from .magics import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython):  # pragma: no cover - thin IPython hook
+    from .magics import unload_ipython_extension as _unload
+
+    _unload(ipython)

@@ -1,0 +1,79 @@
+"""What every engine offers, local (ONNX Runtime) or remote (an OpenAI-compatible server).
+
+The rest of the package talks to an `Engine` only through this protocol, so a notebook behaves the same
+whichever model answers.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Callable, Literal, Protocol, runtime_checkable
+
+from .formats import PromptFormat
+
+FinishReason = Literal["stop", "length", "cancelled"]
+TextCallback = Callable[[int, str], None]
+"""Called with (candidate index, newly decoded text) as generation goes."""
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    """0 means greedy decoding."""
+    top_p: float = 0.95
+    seed: int | None = None
+    n: int = 1
+    stop: tuple[str, ...] = ()
+    """Generation of a candidate ends when its text contains one of these; the text is cut before it."""
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+    def with_(self, **changes) -> "GenerationOptions":
+        return replace(self, **changes)
+
+
+@dataclass
+class Completion:
+    text: str
+    """Generated text, cut before the stop string that ended it."""
+    token_ids: list[int] = field(default_factory=list)
+    logprob: float = 0.0
+    """Sum of the model's log-probabilities of the generated tokens (before temperature and top-p)."""
+    finish_reason: FinishReason = "length"
+
+    @property
+    def mean_logprob(self) -> float:
+        return self.logprob / max(1, len(self.token_ids))
+
+
+@runtime_checkable
+class Engine(Protocol):
+    name: str
+    format: PromptFormat
+    context_window: int
+    device: str
+    """Where the model actually runs, as the runtime reports it (e.g. CPUExecutionProvider, a URL)."""
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def generate(
+        self,
+        prompt: str,
+        options: GenerationOptions,
+        on_text: TextCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Completion]:
+        """`options.n` completions of `prompt` (an exact string, special tokens written out).
+
+        A KeyboardInterrupt or a set `cancel` ends generation within one token step; what was generated so far is
+        returned with finish_reason "cancelled".
+        """
+        ...
+
+    def score(self, prompt: str, continuations: list[str]) -> list[float]:
+        """log p(continuation | prompt) for each continuation, for reranking."""
+        ...

@@ -1,0 +1,303 @@
+"""The local engine: generation on an `onnxruntime.InferenceSession` with IO binding and a KV cache.
+
+Written on ONNX Runtime directly (numpy + OrtValues) rather than through optimum or transformers, so that
+inference needs no torch. Inputs are bound by name, never by position: families order them differently.
+The KV cache stays where the session put it (on the GPU when there is one) and is fed back as OrtValues.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .decoding import TextStream
+from .engine import Completion, GenerationOptions, TextCallback
+from .errors import CorruptModelError, RequestError
+from .formats import PromptFormat, detect_format, format_by_name
+from .onnx_session import Device, SessionInfo, create_session
+from .sampling import Sampler, log_softmax
+from .tokenizer import TextTokenizer
+
+_PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
+_ONNX_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+_SCORE_BATCH_ELEMENTS = 32_000_000  # cap on batch * length * vocab logits per scoring run (about 128 MB)
+
+
+@dataclass(frozen=True)
+class _PastInput:
+    name: str
+    output: str
+    heads: int
+    head_dim: int
+    dtype: type
+
+
+class _ModelIO:
+    """The exported model's inputs and outputs, found by name."""
+
+    def __init__(self, session: ort.InferenceSession):
+        inputs = {i.name: i for i in session.get_inputs()}
+        outputs = {o.name for o in session.get_outputs()}
+        if "input_ids" not in inputs or "logits" not in outputs:
+            raise CorruptModelError(
+                "The ONNX model has no input_ids input or no logits output, so it is not a causal language model "
+                "export; export it again with the text-generation-with-past task."
+            )
+        self.has_attention_mask = "attention_mask" in inputs
+        self.has_position_ids = "position_ids" in inputs
+        past = []
+        for name, arg in inputs.items():
+            match = _PAST.match(name)
+            if not match:
+                continue
+            output = f"present.{match.group(1)}.{match.group(2)}"
+            if output not in outputs:
+                raise CorruptModelError(f"The ONNX model has {name} but no {output}; export it again with a KV cache.")
+            heads, head_dim = arg.shape[1], arg.shape[3]
+            if not isinstance(heads, int) or not isinstance(head_dim, int):
+                raise CorruptModelError(f"The ONNX model's {name} has no fixed head sizes; export it again.")
+            past.append(_PastInput(name, output, heads, head_dim, _ONNX_DTYPES.get(arg.type, np.float32)))
+        if not past:
+            raise CorruptModelError(
+                "The ONNX model has no past_key_values inputs, so every token would recompute the whole text; "
+                "export it again with the text-generation-with-past task."
+            )
+        self.past = sorted(past, key=lambda p: (int(_PAST.match(p.name).group(1)), p.name))
+
+
+def _context_window(config: dict) -> int:
+    for key in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
+        value = config.get(key)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 2048
+
+
+def _eos_ids(config: dict, tokenizer: TextTokenizer) -> set[int]:
+    ids: set[int] = set()
+    value = config.get("eos_token_id")
+    for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, int):
+            ids.add(v)
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return ids
+
+
+class OnnxEngine:
+    """One exported causal LM (model.onnx + tokenizer.json + config.json in one folder)."""
+
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        model_file: str | None = None,
+        device: Device = "auto",
+        threads: int | None = None,
+        prompt_format: str = "auto",
+        name: str | None = None,
+    ):
+        folder = Path(folder)
+        self.folder = folder
+        self.name = name or folder.name
+        self.tokenizer = TextTokenizer.from_folder(folder)
+        config_file = folder / "config.json"
+        config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+        self.model_type: str = config.get("model_type", "")
+        self.context_window = _context_window(config)
+        self.eos_ids = _eos_ids(config, self.tokenizer)
+        onnx_file = folder / (model_file or "model.onnx")
+        if not onnx_file.is_file():
+            raise CorruptModelError(f"There is no {onnx_file.name} in {folder}; export the model again.")
+        self.session, self.info = create_session(onnx_file, device=device, threads=threads)
+        self.io = _ModelIO(self.session)
+        self.format: PromptFormat = self._format(prompt_format)
+        self._pad_id = next(iter(self.eos_ids), 0)
+        self._kv_device = "cuda" if self.info.on_gpu else "cpu"
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, **kwargs) -> "OnnxEngine":
+        return cls(folder, **kwargs)
+
+    def _format(self, prompt_format: str) -> PromptFormat:
+        tok = self.tokenizer
+        kwargs = dict(
+            special_tokens=tok.special_tokens,
+            vocab=tok.vocab.keys(),
+            bos_token=tok.bos_token,
+            eos_token=tok.eos_token,
+            add_bos_token=tok.add_bos_token,
+        )
+        if prompt_format == "auto":
+            return detect_format(**kwargs)
+        return format_by_name(prompt_format, **kwargs)
+
+    @property
+    def device(self) -> str:
+        return self.info.provider
+
+    def count_tokens(self, text: str) -> int:
+        return self.tokenizer.count(text)
+
+    # -- one forward pass -------------------------------------------------------------------------------------
+
+    def _forward(
+        self,
+        input_ids: np.ndarray,
+        attention_mask: np.ndarray,
+        position_ids: np.ndarray,
+        past: list[ort.OrtValue] | None,
+    ) -> tuple[np.ndarray, list[ort.OrtValue]]:
+        """Runs the model on new tokens; returns the logits (on the host) and the KV cache (where it lives)."""
+        binding = self.session.io_binding()
+        binding.bind_cpu_input("input_ids", input_ids)
+        if self.io.has_attention_mask:
+            binding.bind_cpu_input("attention_mask", attention_mask)
+        if self.io.has_position_ids:
+            binding.bind_cpu_input("position_ids", position_ids)
+        batch = input_ids.shape[0]
+        for i, spec in enumerate(self.io.past):
+            if past is None:
+                binding.bind_cpu_input(spec.name, np.zeros((batch, spec.heads, 0, spec.head_dim), dtype=spec.dtype))
+            else:
+                binding.bind_ortvalue_input(spec.name, past[i])
+        binding.bind_output("logits", "cpu")
+        for spec in self.io.past:
+            binding.bind_output(spec.output, self._kv_device)
+        self.session.run_with_iobinding(binding)
+        outputs = binding.get_outputs()
+        return outputs[0].numpy(), list(outputs[1:])
+
+    def _expand(self, past: list[ort.OrtValue], n: int) -> list[ort.OrtValue]:
+        """n candidates share one prompt: compute its cache once and copy it n times."""
+        device_id = 0
+        return [
+            ort.OrtValue.ortvalue_from_numpy(np.repeat(value.numpy(), n, axis=0), self._kv_device, device_id)
+            for value in past
+        ]
+
+    # -- generation -------------------------------------------------------------------------------------------
+
+    def _prompt_ids(self, prompt: str) -> list[int]:
+        ids = self.tokenizer.encode(prompt)
+        if not ids:
+            start = self.tokenizer.token_id(self.tokenizer.bos_token)
+            ids = [start if start is not None else self._pad_id]
+        return ids
+
+    def generate(
+        self,
+        prompt: str,
+        options: GenerationOptions,
+        on_text: TextCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Completion]:
+        ids = self._prompt_ids(prompt)
+        room = self.context_window - len(ids)
+        if room <= 0:
+            raise RequestError(
+                f"The prompt has {len(ids)} tokens but the model reads at most {self.context_window}; "
+                "shorten the request or its context."
+            )
+        max_new = min(options.max_new_tokens, room)
+        n = max(1, options.n)
+        sampler = Sampler(options.temperature, options.top_p, options.seed)
+        streams = [TextStream(options.stop) for _ in range(n)]
+        tokens_out: list[list[int]] = [[] for _ in range(n)]
+        logprobs = np.zeros(n)
+        reasons = ["length"] * n
+        done = np.zeros(n, dtype=bool)
+        try:
+            prompt_ids = np.array([ids], dtype=np.int64)
+            logits, past = self._forward(
+                prompt_ids, np.ones_like(prompt_ids), np.arange(len(ids), dtype=np.int64)[None, :], None
+            )
+            last = logits[:, -1, :]
+            if n > 1:
+                last = np.repeat(last, n, axis=0)
+                past = self._expand(past, n)
+            for step in range(max_new):
+                if cancel is not None and cancel.is_set():
+                    raise KeyboardInterrupt
+                next_ids = sampler(last)
+                step_logprobs = log_softmax(last)[np.arange(n), next_ids]
+                for i in np.flatnonzero(~done):
+                    token = int(next_ids[i])
+                    if token in self.eos_ids:
+                        done[i], reasons[i] = True, "stop"
+                        continue
+                    tokens_out[i].append(token)
+                    logprobs[i] += step_logprobs[i]
+                    delta = streams[i].update(self.tokenizer.decode(tokens_out[i]))
+                    if delta and on_text is not None:
+                        on_text(int(i), delta)
+                    if streams[i].stopped:
+                        done[i], reasons[i] = True, "stop"
+                if done.all() or step == max_new - 1:
+                    break
+                total = len(ids) + step + 1
+                feed = np.where(done, self._pad_id, next_ids).astype(np.int64)[:, None]
+                logits, past = self._forward(
+                    feed,
+                    np.ones((n, total), dtype=np.int64),
+                    np.full((n, 1), total - 1, dtype=np.int64),
+                    past,
+                )
+                last = logits[:, -1, :]
+        except KeyboardInterrupt:
+            for i in np.flatnonzero(~done):
+                reasons[i] = "cancelled"
+        completions = []
+        for i in range(n):
+            tail = streams[i].finish()
+            if tail and on_text is not None and reasons[i] != "cancelled":
+                on_text(i, tail)
+            completions.append(
+                Completion(text=streams[i].text, token_ids=tokens_out[i], logprob=float(logprobs[i]), finish_reason=reasons[i])
+            )
+        return completions
+
+    # -- scoring ----------------------------------------------------------------------------------------------
+
+    def score(self, prompt: str, continuations: list[str]) -> list[float]:
+        prefix = self._prompt_ids(prompt)
+        sequences = [prefix + self.tokenizer.encode(c) for c in continuations]
+        longest = max((len(s) for s in sequences), default=0)
+        if longest > self.context_window:
+            raise RequestError(
+                f"A text to score has {longest} tokens but the model reads at most {self.context_window}; "
+                "shorten the cell or its context."
+            )
+        vocab = self.session.get_outputs()[0].shape[-1]
+        vocab = vocab if isinstance(vocab, int) else 50_000
+        per_batch = max(1, _SCORE_BATCH_ELEMENTS // max(1, longest * vocab))
+        scores: list[float] = []
+        for start in range(0, len(sequences), per_batch):
+            scores.extend(self._score_batch(sequences[start : start + per_batch], len(prefix)))
+        return scores
+
+    def _score_batch(self, sequences: list[list[int]], prefix_len: int) -> list[float]:
+        length = max(len(s) for s in sequences)
+        ids = np.full((len(sequences), length), self._pad_id, dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, seq in enumerate(sequences):
+            ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        positions = np.broadcast_to(np.arange(length, dtype=np.int64), ids.shape).copy()
+        logits, _ = self._forward(ids, mask, positions, None)
+        results = []
+        for row, seq in enumerate(sequences):
+            # The token at position t is predicted by the logits at t - 1.
+            targets = np.array(seq[prefix_len:], dtype=np.int64)
+            if len(targets) == 0:
+                results.append(0.0)
+                continue
+            rows = log_softmax(logits[row, prefix_len - 1 : len(seq) - 1])
+            results.append(float(rows[np.arange(len(targets)), targets].sum()))
+        return results
