@@ -1,0 +1,122 @@
+"""Generation behaviour of the local engine on a real ONNX Runtime session (tiny CodeGen-family model)."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from jupyter_codegen.decoding import TextStream
+from jupyter_codegen.engine import GenerationOptions
+from jupyter_codegen.errors import RequestError
+from jupyter_codegen.onnx_engine import OnnxEngine
+from jupyter_codegen.sampling import Sampler
+from tiny_models import PYTHON_PROMPT
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model):
+    return OnnxEngine(tiny_model("codegen"), device="cpu", threads=1)
+
+
+def test_streamed_text_is_the_completion(engine):
+    pieces = []
+    [c] = engine.generate(PYTHON_PROMPT, GenerationOptions(max_new_tokens=30), on_text=lambda i, t: pieces.append(t))
+    assert c.text and "".join(pieces) == c.text
+    assert c.finish_reason in ("length", "stop")
+    assert len(c.token_ids) <= 30
+    assert c.logprob < 0
+
+
+def test_stop_string_cuts_before_it(engine):
+    [full] = engine.generate(PYTHON_PROMPT, GenerationOptions(max_new_tokens=30))
+    stop = full.text[len(full.text) // 2 :][:3]
+    pieces = []
+    [c] = engine.generate(
+        PYTHON_PROMPT, GenerationOptions(max_new_tokens=30, stop=(stop,)), on_text=lambda i, t: pieces.append(t)
+    )
+    assert c.finish_reason == "stop"
+    assert c.text == full.text[: full.text.find(stop)]
+    assert "".join(pieces) == c.text
+
+
+def test_candidates_share_one_batch_and_greedy_agrees(engine):
+    [one] = engine.generate(PYTHON_PROMPT, GenerationOptions(max_new_tokens=12))
+    many = engine.generate(PYTHON_PROMPT, GenerationOptions(max_new_tokens=12, n=3))
+    assert [c.token_ids for c in many] == [one.token_ids] * 3
+
+
+def test_seeded_sampling_is_reproducible_and_varied(engine):
+    options = GenerationOptions(max_new_tokens=16, n=4, temperature=1.0, top_p=0.95, seed=7)
+    first = [c.token_ids for c in engine.generate(PYTHON_PROMPT, options)]
+    again = [c.token_ids for c in engine.generate(PYTHON_PROMPT, options)]
+    assert first == again
+    assert len({tuple(t) for t in first}) > 1
+    other = [c.token_ids for c in engine.generate(PYTHON_PROMPT, options.with_(seed=8))]
+    assert other != first
+
+
+def test_cancel_event_keeps_what_was_generated(engine):
+    cancel = threading.Event()
+    seen = []
+
+    def on_text(i, text):
+        seen.append(text)
+        if len(seen) == 3:
+            cancel.set()
+
+    [c] = engine.generate(PYTHON_PROMPT, GenerationOptions(max_new_tokens=50), on_text=on_text, cancel=cancel)
+    assert c.finish_reason == "cancelled"
+    assert 3 <= len(c.token_ids) <= 4  # stops within one token step
+    assert c.text.startswith("".join(seen))
+
+
+def test_keyboard_interrupt_is_a_cancel(engine):
+    calls = []
+
+    def on_text(i, text):
+        calls.append(text)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    [c] = engine.generate(PYTHON_PROMPT, GenerationOptions(max_new_tokens=50), on_text=on_text)
+    assert c.finish_reason == "cancelled"
+    assert len(c.token_ids) == 2
+
+
+def test_prompt_longer_than_the_window_is_one_sentence(engine):
+    with pytest.raises(RequestError, match="reads at most 256"):
+        engine.generate("x = 1\n" * 400, GenerationOptions(max_new_tokens=4))
+
+
+def test_max_new_tokens_shrinks_to_fit_the_window(engine):
+    prompt = "x = 1\n" * 60
+    room = engine.context_window - engine.count_tokens(prompt)
+    [c] = engine.generate(prompt, GenerationOptions(max_new_tokens=10_000))
+    assert len(c.token_ids) <= room
+
+
+def test_text_stream_holds_back_a_possible_stop_prefix():
+    s = TextStream(["</cell>"])
+    assert s.update("x = 1\n</") == "x = 1\n"
+    assert s.update("x = 1\n</ce") == ""
+    assert s.update("x = 1\n</cell>\nmore") == ""
+    assert s.stopped and s.text == "x = 1\n"
+    s = TextStream(["</cell>"])
+    assert s.update("a </") == "a "
+    assert s.update("a </b>") == "</b>"
+    assert s.finish() == ""
+
+
+def test_text_stream_waits_for_whole_characters():
+    s = TextStream([])
+    assert s.update("caf\ufffd") == "caf"
+    assert s.update("café") == "é"
+
+
+def test_sampler_greedy_and_nucleus():
+    logits = np.array([[0.0, 5.0, 1.0], [3.0, 0.0, 0.0]])
+    assert Sampler()(logits).tolist() == [1, 0]
+    tight = Sampler(temperature=1.0, top_p=0.01, seed=0)
+    assert all(tight(logits).tolist() == [1, 0] for _ in range(20))
+    with pytest.raises(ValueError):
+        Sampler(temperature=-1)
