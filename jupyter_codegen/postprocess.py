@@ -1,0 +1,98 @@
+"""Turning a model's raw text into the code cells a user gets.
+
+Models stop at a stop string, at the token limit (often mid-statement), or run on into the next notebook cell;
+these functions cut, repair and split what they wrote so that what is inserted runs, without ever hiding text the
+user would need to see.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from typing import Sequence
+
+_MAGIC = re.compile(r"^(\s*)(?:[%!]|[\w.]+\s*=\s*[%!])")
+"""IPython line magics and shell escapes (`%timeit f()`, `!pip install x`, `files = !ls`): not Python to `ast`."""
+
+_CELL_MARKER = re.compile(r"^[ \t]*#[ \t]*%%.*$", re.M)
+"""VS Code / Jupytext cell markers: `# %%`, `#%%`, `# %% [markdown]`, `# %% Load the data`."""
+
+_NOTEBOOK_TAGS = re.compile(r"</cell>.*?(?:<cell>|\Z)|<cell>", re.S)
+"""InCoder-style notebook tags: whatever lies between a `</cell>` and the next `<cell>` (text, output) is not code."""
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """`text` cut before the earliest of `stops`, and whether one was found (empty stop strings are ignored)."""
+    cut = min((i for i in (text.find(stop) for stop in stops if stop) if i >= 0), default=-1)
+    if cut < 0:
+        return text, False
+    return text[:cut], True
+
+
+def tidy_code(code: str) -> str:
+    """`code` without leading blank lines and trailing whitespace, cut back to the longest prefix that parses.
+
+    A model at its token limit usually stops mid-statement; dropping trailing lines one by one until the code
+    parses gives a cell that runs. The result always keeps at least one statement: when no prefix has one, the
+    text is returned as it is (stripped), so the user still sees what the model wrote. A cell magic (`%%bash`)
+    is not Python and is only stripped.
+    """
+    text = _strip_blank(code)
+    if not text or text.lstrip().startswith("%%") or _parses(text):
+        return text
+    lines = text.splitlines()
+    for end in range(len(lines) - 1, 0, -1):
+        last = lines[end - 1].strip()
+        if not last or last.startswith("#"):
+            continue  # a cut never ends on a comment about code that was cut away
+        prefix = "\n".join(lines[:end]).rstrip()
+        if _has_statement(prefix):
+            return prefix
+    return text
+
+
+def split_cells(code: str) -> list[str]:
+    """The cells in `code`: split on `# %%` markers and on leftover `</cell> ... <cell>` notebook tags.
+
+    Empty pieces are dropped; the result has at least one element (`[""]` for empty code).
+    """
+    cells = []
+    for chunk in _NOTEBOOK_TAGS.split(code):
+        for piece in _CELL_MARKER.split(chunk):
+            piece = _strip_blank(piece)
+            if piece:
+                cells.append(piece)
+    return cells or [""]
+
+
+def _strip_blank(text: str) -> str:
+    """Leading blank lines and trailing whitespace removed; the first line's indentation is kept."""
+    return re.sub(r"\A(?:[ \t]*\r?\n)+", "", text).rstrip()
+
+
+def _parses(text: str) -> bool:
+    return _statements(text) is not None
+
+
+def _has_statement(text: str) -> bool:
+    """Whether `text` parses and holds at least one statement (a comment alone is not enough)."""
+    return bool(_statements(text))
+
+
+def _statements(text: str) -> list[ast.stmt] | None:
+    """The statements of `text` read as Python (magics and a common indentation allowed); None if it does not parse."""
+    source = textwrap.dedent(text)
+    for candidate in (source, _blank_magics(source)):
+        try:
+            return ast.parse(candidate).body
+        except (SyntaxError, ValueError):  # ValueError: null bytes
+            continue
+    return None
+
+
+def _blank_magics(source: str) -> str:
+    """Magic and shell lines replaced by `pass` at the same indentation, so they keep a block's shape."""
+    return "\n".join(
+        match.group(1) + "pass" if (match := _MAGIC.match(line)) else line for line in source.splitlines()
+    )
