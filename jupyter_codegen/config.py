@@ -1,0 +1,59 @@
+"""Every option of the magics, as traitlets on one Configurable, so `%config CodeGen.model = "..."` and
+jupyter config files set them; the magics' flags override them for one cell."""
+
+from __future__ import annotations
+
+from traitlets import Bool, Enum, Float, Int, Unicode
+from traitlets.config import Configurable
+
+from .engine import GenerationOptions
+from .export import QUANTIZATIONS
+from .formats import FORMAT_NAMES
+from .infill import METHODS
+from .model_store import EngineSettings
+
+
+class CodeGen(Configurable):
+    model = Unicode(
+        "default",
+        help="The model: 'default' (embedded), a local ONNX or Hugging Face folder, a hub id, or openai:<base-url>#<model>.",
+    ).tag(config=True)
+    device = Enum(["auto", "cpu", "cuda"], "auto", help="Where the model runs; auto uses CUDA when onnxruntime-gpu finds a GPU.").tag(config=True)
+    threads = Int(0, min=0, help="CPU threads for ONNX Runtime; 0 picks the usable cores, at most 4.").tag(config=True)
+    quantization = Enum(
+        ["auto", *QUANTIZATIONS], "auto", help="Weights of exported models: auto is int8 on the CPU and none on the GPU."
+    ).tag(config=True)
+    prompt_format = Enum(
+        ["auto", *FORMAT_NAMES], "auto", help="Prompt layout; auto detects it from the tokenizer's special tokens."
+    ).tag(config=True)
+    n = Int(1, min=1, help="Candidates to sample per request; the most likely one is kept.").tag(config=True)
+    temperature = Float(0.0, min=0.0, help="0 decodes greedily; with n > 1 and 0, candidates are sampled at 0.8.").tag(config=True)
+    top_p = Float(0.95, min=0.0, max=1.0, help="Nucleus sampling mass.").tag(config=True)
+    seed = Int(None, allow_none=True, help="Seed for sampling, for reproducible answers.").tag(config=True)
+    max_new_tokens = Int(256, min=1, help="Most tokens generated per answer.").tag(config=True)
+    max_context_tokens = Int(2048, min=64, help="Most tokens of notebook context sent with a request.").tag(config=True)
+    infill_marker = Unicode("<FILL>", help="Text that marks a hole in %%infill cells.").tag(config=True)
+    infill_method = Enum(list(METHODS), "auto", help="auto: the model's infill tokens if it has them, else left-to-right reranking.").tag(config=True)
+    rerank_candidates = Int(10, min=1, help="Candidates for left-to-right reranking.").tag(config=True)
+    insert = Bool(True, help="Insert the answer as a new cell below (it is always shown in the output).").tag(config=True)
+    cache_dir = Unicode("", help="Where exported models are cached; empty means the platform's user cache.").tag(config=True)
+    conversation_dir = Unicode("", help="Where conversations are saved; empty means the platform's user data folder.").tag(config=True)
+    default_model_dir = Unicode("", help="Folder of the embedded default model; empty means the one inside the package.").tag(config=True)
+
+    def engine_settings(self, progress: bool = True) -> EngineSettings:
+        return EngineSettings(
+            device=self.device,
+            threads=self.threads or None,
+            quantization=self.quantization,
+            prompt_format=self.prompt_format,
+            cache_dir=self.cache_dir or None,
+            progress=progress,
+            default_model_dir=self.default_model_dir or None,
+        )
+
+    def generation_options(self, **overrides) -> GenerationOptions:
+        values = dict(
+            max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed, n=self.n
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return GenerationOptions(**values)

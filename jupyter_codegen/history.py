@@ -1,0 +1,107 @@
+"""The cells a user ran, read from a plain IPython kernel's own history.
+
+A plain kernel (a terminal IPython, a notebook front end that sends no live context) knows only what was run:
+the raw input of each execution and the results shown in ``Out``. That is turned into `Cell`s for `context`.
+The model reads Python, so IPython-only lines (``%magic``, ``!shell``, ``obj?``) are left out, and the
+assistant's own turns (``%%codegen``, ``%%infill``) are skipped: the conversation module records those.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .context import Cell, trim_output
+
+SKIPPED_CELL_MAGICS = frozenset({"codegen", "infill"})
+"""Cell magics whose cells are the assistant's turns, recorded elsewhere."""
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
+"""Cell magics whose body is Python: the body is kept, the magic line is not."""
+MARKDOWN_CELL_MAGICS = frozenset({"markdown", "md"})
+
+# Used only when IPython's own transformer cannot be lined up with the raw lines (backslash continuations).
+_IPYTHON_LINE = re.compile(
+    r"^\s*(?:[%!]"  # %magic, %%magic, !shell
+    r"|\?{1,2}[\w.]"  # ?obj
+    r"|[\w.\[\]]+\?{1,2}\s*$"  # obj?
+    r"|[\w.]+(?:\s*,\s*[\w.]+)*\s*=\s*[%!])"  # x = !ls, t = %time f()
+)
+
+
+def history_cells(shell: Any, since: int = 0) -> list[Cell]:
+    """Cells run after execution count `since`, oldest first, with their trimmed results as output."""
+    manager = shell.history_manager
+    inputs = manager.input_hist_raw
+    outputs = getattr(manager, "output_hist", None)
+    if not isinstance(outputs, dict) or not outputs:
+        out = shell.user_ns.get("Out")
+        outputs = out if isinstance(out, dict) else {}
+    cells = []
+    for count in range(max(since, 0) + 1, len(inputs)):
+        cell = _cell_from_input(shell, inputs[count])
+        if cell is None:
+            continue
+        if cell.kind == "code" and count in outputs:
+            cell.output = _result_text(outputs[count])
+        cells.append(cell)
+    return cells
+
+
+def _cell_from_input(shell: Any, source: str) -> Cell | None:
+    if not source or not source.strip():
+        return None
+    first, _, body = source.lstrip("\n").partition("\n")
+    first = first.strip()
+    if first.startswith("%%"):
+        words = first[2:].split()
+        name = words[0] if words else ""
+        if name in MARKDOWN_CELL_MAGICS:
+            return Cell("markdown", body) if body.strip() else None
+        if name not in PYTHON_CELL_MAGICS:
+            return None  # the assistant's own turn, or a body in another language (%%bash, %%html, ...)
+        source = body
+    code = python_lines(source, shell)
+    return Cell("code", code) if code.strip() else None
+
+
+def python_lines(source: str, shell: Any = None) -> str:
+    """`source` without its IPython-only lines.
+
+    IPython's own input transformer decides which lines are IPython syntax (it knows that a ``%`` inside a
+    triple-quoted string is not a magic); a line it rewrote into a ``get_ipython()`` call is dropped.
+    """
+    raw = source.splitlines()
+    transformed = None
+    try:
+        manager = getattr(shell, "input_transformer_manager", None)
+        if manager is None:
+            from IPython.core.inputtransformer2 import TransformerManager
+
+            manager = TransformerManager()
+        transformed = manager.transform_cell(source).splitlines()
+    except Exception:
+        pass
+    if transformed is not None and len(transformed) == len(raw):
+        kept = [r for r, t in zip(raw, transformed) if "get_ipython()" not in t or "get_ipython()" in r]
+    else:
+        kept, continued = [], False
+        for line in raw:
+            if continued or _IPYTHON_LINE.match(line):
+                continued = line.endswith("\\")  # a magic's backslash continuation belongs to it
+            else:
+                kept.append(line)
+    return "\n".join(kept).strip("\n")
+
+
+def _result_text(result: object) -> str | None:
+    """The result as IPython shows it (pretty-printed, long sequences cut), trimmed for the model."""
+    try:
+        from IPython.lib.pretty import pretty
+
+        text = pretty(result, max_width=79, max_seq_length=100)
+    except Exception:
+        try:
+            text = repr(result)
+        except Exception:
+            return None
+    return trim_output(text) or None

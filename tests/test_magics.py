@@ -1,0 +1,116 @@
+"""The magics in a real IPython shell, on tiny exported models."""
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def shell(tmp_path_factory):
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "jupyter_codegen")
+    cache = tmp_path_factory.mktemp("cache")
+    ip.run_line_magic("config", f"CodeGen.cache_dir = {str(cache)!r}")
+    ip.run_line_magic("config", "CodeGen.max_new_tokens = 24")
+    yield ip
+    ip.run_line_magic("unload_ext", "jupyter_codegen")
+
+
+@pytest.fixture
+def magics(shell):
+    m = shell.magics_manager.registry["CodeGenMagics"]
+    m.conversation.reset()
+    shell.rl_next_input = None
+    return m
+
+
+def use(shell, folder):
+    shell.run_line_magic("config", f"CodeGen.model = {str(folder)!r}")
+
+
+def run(shell, src):
+    result = shell.run_cell(src, store_history=True)
+    assert result.error_in_exec is None and result.error_before_exec is None
+    return result
+
+
+def test_config_sets_the_trait(shell, magics, tiny_model):
+    use(shell, tiny_model("codegen"))
+    assert magics.settings.model == str(tiny_model("codegen"))
+    shell.run_line_magic("config", "CodeGen.temperature = 0.0")
+    assert magics.settings.temperature == 0.0
+
+
+def test_codegen_inserts_the_answer_and_keeps_the_conversation(shell, magics, tiny_model, capsys):
+    use(shell, tiny_model("xglm"))
+    run(shell, "%%codegen\nload sales.csv into a DataFrame")
+    first = magics.last_answer
+    assert "<text>\nload sales.csv into a DataFrame\n</text>\n<cell>\n" in first.prompt
+    assert shell.rl_next_input == first.code
+    run(shell, "x = {'a': 1}  # a cell the user ran in between")
+    run(shell, "%%codegen -n 3 --seed 1\nnow only the rows where price > 100")
+    second = magics.last_answer
+    # The second prompt carries the first turn and the cell run in between, in order.
+    p = second.prompt
+    assert p.index("load sales.csv") < p.index(first.code.strip() or "<cell>") < p.index("x = {'a': 1}") < p.index("now only the rows")
+    assert len(second.candidates) == 3
+    assert [t.request for t in magics.conversation.turns] == ["load sales.csv into a DataFrame", "now only the rows where price > 100"]
+    run(shell, "%codegen --history")
+    assert "now only the rows where price > 100" in capsys.readouterr().out
+
+
+def test_reset_forgets_the_turns(shell, magics, tiny_model, capsys):
+    use(shell, tiny_model("codegen"))
+    run(shell, "%%codegen\nsum a list")
+    assert len(magics.conversation) == 1
+    run(shell, "%codegen --reset")
+    assert len(magics.conversation) == 0
+    assert "Conversation reset (1 turns forgotten)." in capsys.readouterr().out
+
+
+def test_infill_two_holes_by_causal_masking(shell, magics, tiny_model):
+    use(shell, tiny_model("xglm"))
+    run(shell, "%%infill\ndef mean(xs):\n    total = <FILL>\n    return total / <FILL>\n")
+    answer = magics.last_answer
+    assert answer.method == "causal masking"
+    assert len(answer.fills) == 2 and "<FILL>" not in answer.code
+    assert answer.code.startswith("def mean(xs):\n    total = ")
+    assert shell.rl_next_input == answer.code
+    assert magics.conversation.turns[-1].kind == "infill"
+
+
+def test_infill_without_infill_tokens_reranks_and_says_so(shell, magics, tiny_model, capsys):
+    use(shell, tiny_model("codegen"))
+    shell.run_line_magic("config", "CodeGen.rerank_candidates = 3")
+    run(shell, "%infill total = <FILL>")
+    answer = magics.last_answer
+    assert answer.method == "left-to-right reranking (3 candidates)"
+    assert "\n" not in answer.code  # an inline hole ends with its line
+    assert "cannot fill holes using the code after them" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["print('{braces} 100% $HOME \\\\ back')", "résumé → 😀 unicode", "x" * 5000],
+)
+def test_awkward_cells_never_crash(shell, magics, tiny_model, capsys, body):
+    use(shell, tiny_model("codegen"))
+    run(shell, "%%codegen\n" + body)
+    out = capsys.readouterr()
+    # Either an answer or one clear sentence.
+    assert magics.last_answer is not None or out.err.count("\n") == 1
+
+
+def test_errors_are_one_sentence(shell, magics, tiny_model, capsys):
+    use(shell, "no such model")
+    run(shell, "%%codegen\nanything")
+    err = capsys.readouterr().err
+    assert err.startswith("Unknown model 'no such model'") and err.count("\n") == 1
+    use(shell, tiny_model("codegen"))
+    run(shell, "%%codegen\n   ")
+    assert capsys.readouterr().err == "The request is empty; write in the cell what the code should do.\n"
+    run(shell, "%%infill\nno holes here")
+    assert "has no <FILL> hole" in capsys.readouterr().err
+    run(shell, "%%codegen --no-such-flag\nx")
+    assert "see %codegen? for the options" in capsys.readouterr().err
