@@ -37,11 +37,16 @@ class Answer:
     fills: list[str] = field(default_factory=list)
 
 
-def prompt_budget(engine: Engine, options: GenerationOptions, max_context_tokens: int) -> tuple[int, GenerationOptions]:
-    """Splits the model's window between the prompt and the answer; the answer gets at most half."""
-    window = min(engine.context_window, max_context_tokens + options.max_new_tokens)
-    max_new = min(options.max_new_tokens, max(1, window // 2))
-    return max(MIN_PROMPT_TOKENS, window - max_new), options.with_(max_new_tokens=max_new)
+def prompt_budget(
+    engine: Engine, options: GenerationOptions, max_context_tokens: int, answers: int = 1
+) -> tuple[int, GenerationOptions]:
+    """Splits the model's window between the prompt and the answers; the answers get at most half.
+
+    Infill keeps each filled hole in the prompt for the next one, so `answers` holes need room in the window.
+    """
+    window = min(engine.context_window, max_context_tokens + options.max_new_tokens * answers)
+    max_new = min(options.max_new_tokens, max(1, window // (2 * answers)))
+    return max(MIN_PROMPT_TOKENS, window - max_new * answers), options.with_(max_new_tokens=max_new)
 
 
 def _sampling(options: GenerationOptions) -> GenerationOptions:
@@ -111,7 +116,7 @@ def infill(
     cell_parts = split_holes(code, marker)
     if len(cell_parts) < 2:
         raise RequestError(f"The cell has no {marker} hole to fill; put {marker} where code is missing.")
-    budget, options = prompt_budget(engine, _sampling(options), max_context_tokens)
+    budget, options = prompt_budget(engine, _sampling(options), max_context_tokens, answers=len(cell_parts) - 1)
     fmt = engine.format
     context = build_infill_context(before, cell_parts, after, fmt.document, engine.count_tokens, budget, variables)
     streamed: dict[int, str] = {}

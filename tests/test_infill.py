@@ -1,0 +1,43 @@
+"""Hole handling that needs no model: splitting, merging, and where a left-to-right fill ends."""
+
+import pytest
+
+from jupyter_codegen.errors import RequestError
+from jupyter_codegen.infill import cut_left_to_right, is_inline, merge, split_holes
+
+
+def test_split_and_merge_round_trip():
+    parts = split_holes("a = <FILL>\nb = <FILL>\n", "<FILL>")
+    assert parts == ["a = ", "\nb = ", "\n"]
+    assert merge(parts, ["1", "2"]) == "a = 1\nb = 2\n"
+    assert merge(parts, ["1"]) == "a = 1\nb = "
+
+
+def test_empty_marker_is_a_clear_error():
+    with pytest.raises(RequestError, match="infill_marker is empty"):
+        split_holes("x", "")
+
+
+def test_inline_hole_takes_the_rest_of_its_line():
+    assert is_inline("x = ") and not is_inline("x = 1\n") and not is_inline("")
+    assert cut_left_to_right("len(xs)\nprint(1)", "n = ", "\nprint(n)") == "len(xs)"
+
+
+def test_block_hole_stops_where_the_right_side_resumes():
+    left = "def f(xs):\n"
+    right = "\n    return total\n"
+    text = "    total = 0\n    for x in xs:\n        total += x\n    return total\n\nprint(f([1]))"
+    assert cut_left_to_right(text, left, right) == "    total = 0\n    for x in xs:\n        total += x"
+
+
+def test_block_hole_stops_at_a_dedent_past_the_right_side():
+    left = "def f(xs):\n    if xs:\n"
+    right = "    return 0\n"
+    text = "        return xs[0]\ndef g():\n    pass"
+    assert cut_left_to_right(text, left, right) == "        return xs[0]\n"
+
+
+def test_max_lines_for_single_line_infilling():
+    left = "def f(x):\n"
+    text = "    y = x + 1\n    z = y * 2\n"
+    assert cut_left_to_right(text, left, "    return z\n", max_lines=1) == "    y = x + 1\n"
