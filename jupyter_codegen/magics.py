@@ -36,6 +36,7 @@ class CodeGenMagics(Magics):
         self._conversation: Conversation | None = None
         self._since = 0
         self.last_answer: assistant.Answer | None = None
+        self._announced: set[int] = set()
 
     # -- state ------------------------------------------------------------------------------------------------
 
@@ -54,9 +55,13 @@ class CodeGenMagics(Magics):
 
     def _engine(self, model: str | None) -> Engine:
         engine = load_engine(model or self.settings.model, self.settings.engine_settings())
-        warning = getattr(getattr(engine, "info", None), "warning", None)
-        if warning:
-            display.error(warning)
+        if id(engine) not in self._announced:
+            # Say once where the model really runs: onnxruntime-gpu falls back to the CPU without a word.
+            self._announced.add(id(engine))
+            display.note(f"Model {engine.name} runs on {engine.device}.")
+            warning = getattr(getattr(engine, "info", None), "warning", None)
+            if warning:
+                display.error(warning)
         return engine
 
     def _context(self):

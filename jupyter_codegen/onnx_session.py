@@ -7,6 +7,7 @@ is read back from the session and reported.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -75,7 +76,10 @@ def create_session(model_file: Path, device: Device = "auto", threads: int | Non
     options.log_severity_level = 3
     providers = requested_providers(device)
     try:
-        session = ort.InferenceSession(str(model_file), sess_options=options, providers=providers)
+        with warnings.catch_warnings():
+            # A missing CUDA provider is reported below, in words the user can act on.
+            warnings.filterwarnings("ignore", message="Specified provider")
+            session = ort.InferenceSession(str(model_file), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/NoSuchFile types
         raise CorruptModelError(
             f"ONNX Runtime cannot load {model_file} ({type(exc).__name__}); delete the file so it is exported again, "

@@ -120,3 +120,13 @@ def test_sampler_greedy_and_nucleus():
     assert all(tight(logits).tolist() == [1, 0] for _ in range(20))
     with pytest.raises(ValueError):
         Sampler(temperature=-1)
+
+
+def test_asking_for_cuda_without_it_says_where_it_runs(tiny_model):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine has CUDA: the fallback cannot happen")
+    engine = OnnxEngine(tiny_model("codegen"), device="cuda", threads=1)
+    assert engine.device == "CPUExecutionProvider"
+    assert engine.info.warning.startswith("CodeGen.device is 'cuda' but ONNX Runtime runs on the CPU")
