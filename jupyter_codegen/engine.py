@@ -44,10 +44,12 @@ class Completion:
     logprob: float = 0.0
     """Sum of the model's log-probabilities of the generated tokens (before temperature and top-p)."""
     finish_reason: FinishReason = "length"
+    token_count: int = 0
+    """Tokens generated, where a remote server reports the count but not the ids; 0 means len(token_ids)."""
 
     @property
     def mean_logprob(self) -> float:
-        return self.logprob / max(1, len(self.token_ids))
+        return self.logprob / max(1, self.token_count or len(self.token_ids))
 
 
 @runtime_checkable

@@ -18,7 +18,7 @@ import socket
 import ssl
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,18 +59,8 @@ def parse_remote_spec(spec: str) -> tuple[str, str]:
 
 
 @dataclass
-class RemoteCompletion(Completion):
-    """A remote server reports how many tokens it generated but not their ids, so the count is kept apart."""
-
-    token_count: int = 0
-
-    @property
-    def mean_logprob(self) -> float:
-        return self.logprob / max(1, self.token_count or len(self.token_ids))
-
-
-class _Rejected(RemoteModelError):
-    """HTTP 400/422: the server understood the request and refused it; callers may retry another shape."""
+class _ServerAnswer(RemoteModelError):
+    """The server answered with an HTTP error status (as opposed to not answering at all)."""
 
     def __init__(self, sentence: str, status: int, detail: str):
         super().__init__(sentence)
@@ -78,12 +68,12 @@ class _Rejected(RemoteModelError):
         self.detail = detail
 
 
-class _NotFound(RemoteModelError):
-    """HTTP 404 (or 405/501) on a path: the model name or the URL is wrong; the caller works out which."""
+class _Rejected(_ServerAnswer):
+    """HTTP 400/422: the server understood the request and refused it; callers may retry another shape."""
 
-    def __init__(self, sentence: str, detail: str):
-        super().__init__(sentence)
-        self.detail = detail
+
+class _NotFound(_ServerAnswer):
+    """HTTP 404 (or 405/501) on a path: the model name or the URL is wrong; the caller works out which."""
 
 
 class _NotJson(RemoteModelError):
@@ -144,6 +134,8 @@ class _Candidate:
     tokens: list[_Token] = field(default_factory=list)
     token_chars: int = 0
     server_finish: str | None = None
+    seen: bool = False
+    """Whether the server sent anything for this candidate at all."""
 
     def __post_init__(self) -> None:
         self.stream = TextStream(self.stops)
@@ -165,7 +157,7 @@ class _Candidate:
         self.raw += text
         return self.stream.update(self.raw)
 
-    def completion(self, cancelled: bool) -> RemoteCompletion:
+    def completion(self, cancelled: bool) -> Completion:
         """The tokens counted are those up to the one that completed the first stop string, as the local engine
         counts them; without a client-side cut, every token the server reported."""
         kept = self.tokens
@@ -181,7 +173,7 @@ class _Candidate:
         else:
             reason = "length"
         logprob = sum(t.logprob for t in kept if t.logprob is not None)
-        return RemoteCompletion(text=self.stream.text, logprob=logprob, finish_reason=reason, token_count=len(kept))
+        return Completion(text=self.stream.text, logprob=logprob, finish_reason=reason, token_count=len(kept))
 
 
 class _CancelWatch:
@@ -239,7 +231,7 @@ def _sse_events(response: http.client.HTTPResponse) -> Iterator[tuple[str, str]]
         if line.startswith(":"):
             continue  # a comment: servers send these to keep the connection alive
         key, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
+        value = value.removeprefix(" ")
         if key == "data":
             data.append(value)
         elif key == "error":  # llama.cpp's server reports a failure mid-stream this way
@@ -257,12 +249,21 @@ def _detail(body: bytes) -> str:
     if isinstance(payload, dict):
         error = payload.get("error", payload)
         if isinstance(error, dict):
-            text = str(error.get("message") or error.get("detail") or error)
+            text = str(error.get("message") or error.get("detail") or error.get("type") or "")
         elif error is not None:
             text = str(payload.get("message") or payload.get("detail") or error)
     text = re.sub(r"<[^>]+>", " ", text)  # an HTML error page: keep its words
     text = " ".join(text.split()).rstrip(".")
     return text[:200] + ("…" if len(text) > 200 else "")
+
+
+_TOKENIZE: dict[str, Any] = {
+    "vllm": lambda model, text: ("/tokenize", {"model": model, "prompt": text, "add_special_tokens": False}),
+    "llama.cpp": lambda model, text: ("/tokenize", {"content": text, "add_special": False}),
+    # llama-cpp-python always counts the BOS token too: one token more than the text's own, which errs on the safe side.
+    "llama-cpp-python": lambda model, text: ("/extras/tokenize", {"model": model, "input": text}),
+}
+"""Tokenize endpoints at the server's root, tried in this order: (path, JSON body) for (model, text)."""
 
 
 class RemoteEngine:
@@ -298,16 +299,16 @@ class RemoteEngine:
         self._port = parts.port
         self._prefix = parts.path.rstrip("/")
         # vLLM and llama.cpp serve /tokenize at the server's root, beside the /v1 API.
-        self._root = self._prefix[: -len("/v1")] if self._prefix.endswith("/v1") else self._prefix
+        self._root = self._prefix.removesuffix("/v1")
         self._logprobs = True
-        self._echo_shape: tuple[bool, int] | None = None
+        self._echo_batched: bool | None = None
         self._tokenize_shape: str | None = None
-        """None: not probed yet; "vllm" / "llama.cpp": the body the endpoint takes; "estimate": no endpoint."""
+        """None: not probed yet; a key of _TOKENIZE: the endpoint that answers; "estimate": none does."""
         self._counts: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
-    def from_spec(cls, spec: str, **kwargs: Any) -> "RemoteEngine":
+    def from_spec(cls, spec: str, **kwargs: Any) -> RemoteEngine:
         base_url, model = parse_remote_spec(spec)
         return cls(base_url, model, **kwargs)
 
@@ -343,6 +344,11 @@ class RemoteEngine:
             return RemoteModelError(
                 f"The secure connection to {url} failed ({exc.reason or exc}): check that the URL's scheme, http or "
                 "https, is the one the server speaks."
+            )
+        if isinstance(exc, (http.client.IncompleteRead, ConnectionResetError)):
+            return RemoteModelError(
+                f"The server at {url} closed the stream before the answer was complete: see that server's log, then "
+                "try again."
             )
         if isinstance(exc, http.client.HTTPException):
             return RemoteModelError(
@@ -392,10 +398,13 @@ class RemoteEngine:
                 f"The server at {url} needs an API key ({said}): set OPENAI_API_KEY, or pass api_key, to the key "
                 "that server expects."
             )
-        if status in (404, 405, 501) or (status == 400 and re.search(r"model.*(does not exist|not found)", detail, re.I)):
+        if status in (404, 405, 501) or (
+            status == 400 and re.search(r"model.*(does not exist|not found)", detail, re.IGNORECASE)
+        ):
             raise _NotFound(
                 f"The server at {url} has no {path} for the model {self.model!r} ({said}): check the URL (usually "
                 "ending in /v1) and the model name.",
+                status,
                 detail,
             )
         if status in (400, 422):
@@ -406,18 +415,14 @@ class RemoteEngine:
                 detail,
             )
         if status in (408, 504):
-            raise RemoteModelError(
-                f"The server at {url} timed out ({said}): it may be busy, so try again, or ask for fewer tokens."
-            )
-        if status in (429, 503):
-            raise RemoteModelError(
-                f"The server at {url} is busy or not ready yet ({said}): wait a moment and try again."
-            )
-        if status >= 500:
-            raise RemoteModelError(f"The server at {url} failed ({said}): see that server's log, then try again.")
-        raise RemoteModelError(
-            f"The server at {url} answered {said}: check the URL in the model name and that server's log."
-        )
+            sentence = f"The server at {url} timed out ({said}): it may be busy, so try again, or ask for fewer tokens."
+        elif status in (429, 503):
+            sentence = f"The server at {url} is busy or not ready yet ({said}): wait a moment and try again."
+        elif status >= 500:
+            sentence = f"The server at {url} failed ({said}): see that server's log, then try again."
+        else:
+            sentence = f"The server at {url} answered {said}: check the URL in the model name and that server's log."
+        raise _ServerAnswer(sentence, status, detail)
 
     def _parse_json(self, data: bytes | str, content_type: str | None) -> Any:
         try:
@@ -534,26 +539,19 @@ class RemoteEngine:
 
         body = self._generation_body(prompt, options, asked)
         watch = _CancelWatch(cancel)
-        connection: http.client.HTTPConnection | None = None
-        cancelled = False
         try:
-            try:
-                connection, response = self._open_generation(body, watch)
-                if "text/event-stream" in (response.getheader("Content-Type") or ""):
-                    self._read_stream(response, candidates, emit, watch)
-                else:  # a server that ignored stream=True answers all at once
-                    reply = self._parse_json(response.read(), response.getheader("Content-Type"))
-                    self._take_choices(reply, candidates, emit)
-            except KeyboardInterrupt:
-                cancelled = True
-            except (OSError, http.client.HTTPException) as exc:
-                if not watch.cancelled:
-                    raise self._connection_error(exc) from exc
-            cancelled = cancelled or watch.cancelled
+            cancelled = self._request(body, candidates, emit, watch)
+            # A server that ignores n (llama-cpp-python) answers index 0 only: ask for the others one at a time.
+            for index, candidate in enumerate(candidates):
+                if cancelled:
+                    break
+                if not candidate.seen:
+                    one = {**body, "n": 1}
+                    if options.seed is not None:
+                        one["seed"] = options.seed + index
+                    cancelled = self._request(one, [candidate], lambda _, delta, k=index: emit(k, delta), watch)
         finally:
             watch.stop()
-            if connection is not None:
-                connection.close()  # also tells the server to stop generating
         completions: list[Completion] = []
         for index, candidate in enumerate(candidates):
             tail = candidate.stream.finish()
@@ -564,6 +562,28 @@ class RemoteEngine:
             first = completions[0]
             completions += [replace(first, token_ids=list(first.token_ids)) for _ in range(n - 1)]
         return completions
+
+    def _request(self, body: dict, candidates: list[_Candidate], emit: TextCallback, watch: _CancelWatch) -> bool:
+        """One streamed request into `candidates`; True when it was cancelled."""
+        if watch.cancelled:
+            return True
+        connection: http.client.HTTPConnection | None = None
+        try:
+            connection, response = self._open_generation(body, watch)
+            if "text/event-stream" in (response.getheader("Content-Type") or ""):
+                self._read_stream(response, candidates, emit, watch)
+            else:  # a server that ignored stream=True answers all at once
+                reply = self._parse_json(response.read(), response.getheader("Content-Type"))
+                self._take_choices(reply, candidates, emit)
+        except KeyboardInterrupt:
+            return True
+        except (OSError, http.client.HTTPException) as exc:
+            if not watch.cancelled:
+                raise self._connection_error(exc) from exc
+        finally:
+            if connection is not None:
+                connection.close()  # also tells the server to stop generating
+        return watch.cancelled
 
     def _open_generation(
         self, body: dict, watch: _CancelWatch
@@ -595,7 +615,9 @@ class RemoteEngine:
             if data.strip() == "[DONE]":
                 return
             payload = self._parse_json(data, "an event stream")
-            if kind == "error" or (isinstance(payload, dict) and ("error" in payload or payload.get("object") == "error")):
+            if kind == "error" or (
+                isinstance(payload, dict) and ("error" in payload or payload.get("object") == "error")
+            ):
                 raise RemoteModelError(
                     f"The server at {self.base_url} failed while answering ({_detail(data.encode())}): see that "
                     "server's log, then try again."
@@ -603,7 +625,10 @@ class RemoteEngine:
             self._take_choices(payload, candidates, emit)
             if all(c.done for c in candidates):
                 return
-        if not watch.cancelled and not all(c.done for c in candidates):
+        # Candidates never seen are asked for again by the caller (a server that ignores n).
+        if not watch.cancelled and (
+            not any(c.seen for c in candidates) or any(c.seen and not c.done for c in candidates)
+        ):
             raise RemoteModelError(
                 f"The server at {self.base_url} closed the stream before the answer was complete: see that server's "
                 "log, then try again."
@@ -623,6 +648,7 @@ class RemoteEngine:
             if not isinstance(index, int) or not 0 <= index < len(candidates):
                 continue
             candidate = candidates[index]
+            candidate.seen = True
             emit(index, candidate.feed(str(choice.get("text") or ""), choice.get("logprobs")))
             reason = choice.get("finish_reason")
             if reason and candidate.server_finish is None:
@@ -659,38 +685,32 @@ class RemoteEngine:
         )
 
     def _echo(self, texts: list[str]) -> list[dict]:
-        """One choice per text: one batched request if the server takes a list of prompts, else one per text;
-        max_tokens 0 (prompt only) if the server allows it, else 1. The shape that works is remembered."""
+        """One choice per text: one batched request if the server takes a list of prompts, else one per text (the
+        way that works is remembered). max_tokens is 1, not 0: llama-cpp-python reads 0 as "up to the context"."""
         if not texts:
             return []
-        shapes = [(True, 0), (True, 1), (False, 0), (False, 1)]
-        if self._echo_shape is not None:
-            shapes = [self._echo_shape]
-        elif len(texts) == 1:
-            shapes = [(False, 0), (False, 1)]
-        rejection: _Rejected | None = None
-        for batched, max_tokens in shapes:
+        if len(texts) > 1 and self._echo_batched is not False:
             try:
-                if batched:
-                    choices = self._echo_request(texts, max_tokens)
-                else:
-                    choices = [self._echo_request([t], max_tokens)[0] for t in texts]
-            except _Rejected as exc:
-                rejection = exc
-                continue
-            if len(choices) == len(texts):
-                if len(texts) > 1:
-                    self._echo_shape = (batched, max_tokens)
+                choices = self._echo_request(texts)
+            except _ServerAnswer as exc:
+                if not isinstance(exc, _Rejected) and exc.status < 500:
+                    raise
+                choices = []  # llama-cpp-python fails a list of prompts with HTTP 500
+            self._echo_batched = len(choices) == len(texts)
+            if self._echo_batched:
                 return choices
-        if rejection is not None and not re.search(r"echo|logprob", rejection.detail, re.I):
-            raise rejection
-        raise self._no_echo()
+        try:
+            return [self._echo_request([text])[0] for text in texts]
+        except _Rejected as exc:
+            if re.search(r"echo|logprob", exc.detail, re.IGNORECASE):
+                raise self._no_echo() from None
+            raise
 
-    def _echo_request(self, texts: list[str], max_tokens: int) -> list[dict]:
+    def _echo_request(self, texts: list[str]) -> list[dict]:
         body = {
             "model": self.model,
             "prompt": texts if len(texts) > 1 else texts[0],
-            "max_tokens": max_tokens,
+            "max_tokens": 1,
             "temperature": 0.0,
             "echo": True,
             "logprobs": 1,
@@ -724,7 +744,7 @@ class RemoteEngine:
         return math.ceil(len(text) / CHARS_PER_TOKEN)
 
     def _count(self, text: str) -> int:
-        shapes = ("vllm", "llama.cpp") if self._tokenize_shape is None else (self._tokenize_shape,)
+        shapes = tuple(_TOKENIZE) if self._tokenize_shape is None else (self._tokenize_shape,)
         for shape in shapes:
             if shape == "estimate":
                 break
@@ -736,13 +756,10 @@ class RemoteEngine:
         return self.estimate_tokens(text)
 
     def _tokenize(self, shape: str, text: str) -> int | None:
-        """The token count from /tokenize in one server's request shape, or None when that shape is not served."""
-        if shape == "vllm":
-            body: dict[str, Any] = {"model": self.model, "prompt": text, "add_special_tokens": False}
-        else:
-            body = {"content": text, "add_special": False}
+        """The token count from one server's tokenize endpoint, or None when the server does not serve it."""
+        path, body = _TOKENIZE[shape](self.model, text)
         try:
-            reply = self._call("POST", f"{self._root}/tokenize", body)
+            reply = self._call("POST", f"{self._root}{path}", body)
         except (_Rejected, _NotFound, _NotJson):
             return None  # other failures (unreachable, locked, broken) are raised: an estimate would hide them
         if not isinstance(reply, dict):
@@ -756,4 +773,4 @@ class RemoteEngine:
         return None  # llama.cpp answers a body without "content" with no tokens at all
 
 
-__all__ = ["RemoteCompletion", "RemoteEngine", "parse_remote_spec"]
+__all__ = ["Completion", "RemoteEngine", "parse_remote_spec"]

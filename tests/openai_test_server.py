@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 import threading
 import time
@@ -23,19 +24,38 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jupyter_codegen.engine import Engine, GenerationOptions  # noqa: E402
+from jupyter_codegen.engine import Engine, GenerationOptions
 
 DEFAULT_CONFIG: dict[str, Any] = {
-    "tokenize": "vllm",  # "vllm" | "llama.cpp" | "none"
+    "tokenize": "vllm",  # "vllm" | "llama.cpp" (/tokenize bodies) | "llama-cpp-python" (/extras/tokenize) | "none"
     "echo": True,  # False: ignore echo, as llama.cpp's server does
     "logprobs": True,  # False: refuse logprobs with HTTP 400
-    "list_prompts": True,  # False: refuse a list of prompts with HTTP 400
-    "max_tokens_zero": True,  # False: refuse max_tokens 0 with HTTP 400, as older vLLM does
+    "list_prompts": True,  # False: refuse a list of prompts with HTTP 400; 500: fail, as llama-cpp-python does
+    "ignore_n": False,  # True: answer one candidate whatever n asks, as llama-cpp-python does
     "max_stops": None,  # 4: refuse longer stop lists with HTTP 400, as OpenAI does
     "first_delay": 0.0,  # seconds before the first byte of a completions answer
     "token_delay": 0.0,  # seconds after each streamed piece
     "garbage": False,  # answer completions with an HTML page, as a proxy in front of a dead server does
+    "break_after": None,  # a number of pieces: then hang up mid-stream, as a crashing server does
+    "error_after": None,  # a number of pieces: then send an error event, as vLLM does when generation fails
 }
+
+
+class _RecordingTokenizer:
+    """Stands in for the engine's tokenizer during a streamed request, to see the token ids behind each piece of
+    text (the engine decodes a candidate's tokens just before it reports the new text), so that every piece can
+    carry its tokens' log-probabilities as vLLM's do."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.last: list[int] = []
+
+    def decode(self, ids: list[int]) -> str:
+        self.last = list(ids)
+        return self.inner.decode(ids)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 class _CharTokenizer:
@@ -94,7 +114,7 @@ class ServerState:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "TestServer"
+    server: TestServer
 
     def log_message(self, format: str, *args: Any) -> None:  # keep the test output clean
         pass
@@ -158,7 +178,10 @@ class Handler(BaseHTTPRequestHandler):
             self.state.config = dict(DEFAULT_CONFIG)
             self.state.stats.update(aborted=0, completions=0, last_request=None)
             self._send(200, self.state.config)
-        elif self.path == "/tokenize" and self.state.config["tokenize"] != "none":
+        elif self.path == "/extras/tokenize" and self.state.config["tokenize"] == "llama-cpp-python":
+            if self._authorized():
+                self._send(200, {"tokens": self.state.tokenizer.encode(body["input"])})
+        elif self.path == "/tokenize" and self.state.config["tokenize"] in ("vllm", "llama.cpp"):
             if self._authorized():
                 self._tokenize(body)
         elif self.path == "/v1/completions":
@@ -190,8 +213,13 @@ class Handler(BaseHTTPRequestHandler):
             self._error(404, f"The model `{body.get('model')}` does not exist.", "NotFoundError")
             return
         prompts = body.get("prompt", "")
-        if isinstance(prompts, list) and not config["list_prompts"]:
-            self._error(400, "prompt must be a string")
+        if isinstance(prompts, list) and config["list_prompts"] is not True:
+            if config["list_prompts"] == 500:
+                self._send(
+                    500, {"error": {"message": "", "type": "internal_server_error", "param": None, "code": None}}
+                )
+            else:
+                self._error(400, "prompt must be a string")
             return
         prompts = prompts if isinstance(prompts, list) else [prompts]
         stop = body.get("stop") or []
@@ -204,16 +232,17 @@ class Handler(BaseHTTPRequestHandler):
             self._error(400, "logprobs is not supported by this server")
             return
         max_tokens = int(body.get("max_tokens", 16))
-        if max_tokens == 0 and not config["max_tokens_zero"]:
-            self._error(400, "max_tokens must be at least 1, got 0.")
-            return
         echo = bool(body.get("echo")) and config["echo"]
+        problem = _invalid(body, max_tokens)
+        if problem:
+            self._error(400, problem)
+            return
         options = GenerationOptions(
             max_new_tokens=max_tokens,
             temperature=float(body.get("temperature", 1.0)),
             top_p=float(body.get("top_p", 1.0)),
             seed=body.get("seed"),
-            n=int(body.get("n", 1)),
+            n=1 if config["ignore_n"] else int(body.get("n", 1)),
             stop=tuple(stop),
         )
         time.sleep(config["first_delay"])
@@ -243,11 +272,20 @@ class Handler(BaseHTTPRequestHandler):
             return completion.text, self.state.logprobs_block(ids, 0, 0)
         return completion.text, self.state.logprobs_block(ids, len(prompt_ids), 0)
 
-    def _generate(self, prompt: str, options: GenerationOptions, **kwargs: Any) -> list[Any]:
+    def _generate(
+        self, prompt: str, options: GenerationOptions, recorder: _RecordingTokenizer | None = None, **kwargs: Any
+    ) -> list[Any]:
         if options.max_new_tokens == 0:
             return [_Empty() for _ in range(max(1, options.n))]
+        engine = self.state.engine
         with self.state.lock:
-            return self.state.engine.generate(prompt, options, **kwargs)
+            if recorder is None:
+                return engine.generate(prompt, options, **kwargs)
+            engine.tokenizer = recorder
+            try:
+                return engine.generate(prompt, options, **kwargs)
+            finally:
+                engine.tokenizer = recorder.inner
 
     def _whole(self, prompts: list[str], options: GenerationOptions, logprobs: bool, echo: bool) -> None:
         choices = []
@@ -264,6 +302,33 @@ class Handler(BaseHTTPRequestHandler):
                 )
         self._send(200, self._envelope(choices))
 
+    def _stream_prompt(
+        self, first: int, prompt: str, options: GenerationOptions, logprobs: bool, send: Any, cancel: threading.Event
+    ) -> None:
+        """The pieces of one prompt's candidates (choice indices from `first`), each with its tokens' logprobs."""
+        inner = getattr(self.state.engine, "tokenizer", None)
+        prompt_ids = self.state.tokenizer.encode(prompt)
+        recorder = _RecordingTokenizer(inner) if logprobs and inner is not None else None
+        sent = [0] * options.n  # tokens whose log-probabilities went out, per candidate
+
+        def tokens_block(i: int, ids: list[int]) -> dict | None:
+            if not logprobs or len(ids) <= sent[i]:
+                return None
+            block = self.state.logprobs_block(prompt_ids + ids, len(prompt_ids) + sent[i], 0)
+            sent[i] = len(ids)
+            return block
+
+        def on_text(i: int, delta: str) -> None:
+            block = tokens_block(i, recorder.last) if recorder is not None else None
+            send({"index": first + i, "text": delta, "logprobs": block, "finish_reason": None})
+            time.sleep(self.state.config["token_delay"])
+
+        completions = self._generate(prompt, options, recorder, on_text=on_text, cancel=cancel)
+        for i, completion in enumerate(completions):
+            # The last piece carries the tokens not reported yet (all of them, for an engine not watched).
+            block = tokens_block(i, list(completion.token_ids))
+            send({"index": first + i, "text": "", "logprobs": block, "finish_reason": completion.finish_reason})
+
     def _stream(self, prompts: list[str], options: GenerationOptions, logprobs: bool, echo: bool) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -272,11 +337,26 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         cancel = threading.Event()
 
+        pieces = 0
+        config = self.state.config
+
         def send(choice: dict) -> None:
+            nonlocal pieces
             if cancel.is_set():
                 return
             try:
+                if pieces == config["break_after"]:
+                    cancel.set()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if pieces == config["error_after"]:
+                    cancel.set()
+                    error = {"object": "error", "message": "CUDA out of memory", "type": "InternalServerError"}
+                    self._chunk(f"data: {json.dumps({'error': error})}\n\ndata: [DONE]\n\n")
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
                 self._chunk(f"data: {json.dumps(self._envelope([choice]))}\n\n")
+                pieces += 1
             except OSError:  # the client hung up: stop generating, as vLLM aborts the request
                 cancel.set()
                 self.state.stats["aborted"] += 1
@@ -284,24 +364,27 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self._chunk(": keep-alive comment, which clients must skip\n\n")
             for p, prompt in enumerate(prompts):
-
-                def on_text(i: int, delta: str) -> None:
-                    piece = {"index": p * options.n + i, "text": delta, "logprobs": None, "finish_reason": None}
-                    send(piece)
-                    time.sleep(self.state.config["token_delay"])
-
-                completions = self._generate(prompt, options, on_text=on_text, cancel=cancel)
-                for i, completion in enumerate(completions):
-                    _, block = self._finished(prompt, completion, logprobs, False)
-                    # The tokens of the whole answer come with its last piece, whose text is empty.
-                    send({"index": p * options.n + i, "text": "", "logprobs": block,
-                          "finish_reason": completion.finish_reason})
+                self._stream_prompt(p * options.n, prompt, options, logprobs, send, cancel)
             if not cancel.is_set():
                 self._chunk("data: [DONE]\n\n")
                 self.wfile.write(b"0\r\n\r\n")
         except OSError:
             self.state.stats["aborted"] += 1
         self.close_connection = True
+
+
+def _invalid(body: dict, max_tokens: int) -> str | None:
+    """vLLM's checks of the sampling options, with its wording."""
+    temperature, top_p, n = float(body.get("temperature", 1.0)), float(body.get("top_p", 1.0)), int(body.get("n", 1))
+    if temperature < 0:
+        return f"temperature must be non-negative, got {temperature}."
+    if not 0 < top_p <= 1:
+        return f"top_p must be in (0, 1], got {top_p}."
+    if n < 1:
+        return f"n must be at least 1, got {n}."
+    if max_tokens < 0:
+        return f"max_tokens must be at least 0, got {max_tokens}."
+    return None
 
 
 @dataclass
