@@ -7,7 +7,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 export HF_HUB_OFFLINE := 1
 
-.PHONY: test test-fast demo bench install clean
+.PHONY: test test-fast demo bench install llama-cpp clean
+
+# A real third-party OpenAI-compatible server for the remote engine's tests: llama-cpp-python has no Linux
+# wheel on PyPI, so it is built from source once (about 4 minutes on 2 cores) into its own venv; its sdist also
+# carries llama.cpp's converter, which turns a tiny test model into GGUF.
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_VENV := .venv-llama
+LLAMA_SRC := .cache/llama_cpp_python-$(LLAMA_CPP_VERSION)
+LLAMA_STAMP := $(LLAMA_VENV)/.installed-$(LLAMA_CPP_VERSION)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +25,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(LLAMA_STAMP):
+	$(PYTHON) -m venv $(LLAMA_VENV)
+	mkdir -p .cache
+	$(LLAMA_VENV)/bin/pip download --quiet --no-deps --no-binary :all: -d .cache llama-cpp-python==$(LLAMA_CPP_VERSION)
+	tar -xzf $(LLAMA_SRC).tar.gz -C .cache
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+		$(LLAMA_VENV)/bin/pip install --quiet "llama-cpp-python[server] @ file://$(abspath $(LLAMA_SRC).tar.gz)"
+	touch $@
+
+llama-cpp: $(LLAMA_STAMP)
+
 ## Every test, the slow end-to-end ones included (what CI runs).
-test: $(STAMP)
+test: $(STAMP) $(LLAMA_STAMP)
+	CODEGEN_LLAMA_CPP_PYTHON=$(abspath $(LLAMA_VENV)/bin/python) \
+	CODEGEN_LLAMA_CPP_SOURCE=$(abspath $(LLAMA_SRC)/vendor/llama.cpp) \
 	$(PY) -m pytest -ra
 
 ## The fast unit tests only.
@@ -34,4 +55,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/speed.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build dist *.egg-info
+	rm -rf $(VENV) $(LLAMA_VENV) .cache .pytest_cache build dist *.egg-info
