@@ -21,7 +21,7 @@ from .engine import Completion, GenerationOptions, TextCallback
 from .errors import CorruptModelError, RequestError
 from .formats import PromptFormat, detect_format, format_by_name
 from .onnx_session import Device, SessionInfo, create_session
-from .sampling import Sampler, log_softmax
+from .sampling import Sampler, log_softmax, logsumexp
 from .tokenizer import TextTokenizer
 
 _PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
@@ -226,7 +226,7 @@ class OnnxEngine:
                 if cancel is not None and cancel.is_set():
                     raise KeyboardInterrupt
                 next_ids = sampler(last)
-                step_logprobs = log_softmax(last)[np.arange(n), next_ids]
+                step_logprobs = last[np.arange(n), next_ids] - logsumexp(last)
                 for i in np.flatnonzero(~done):
                     token = int(next_ids[i])
                     if token in self.eos_ids:

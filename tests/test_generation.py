@@ -130,3 +130,16 @@ def test_asking_for_cuda_without_it_says_where_it_runs(tiny_model):
     engine = OnnxEngine(tiny_model("codegen"), device="cuda", threads=1)
     assert engine.device == "CPUExecutionProvider"
     assert engine.info.warning.startswith("CodeGen.device is 'cuda' but ONNX Runtime runs on the CPU")
+
+
+def test_nucleus_sampling_draws_from_the_right_distribution():
+    logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]] * 4000))
+    counts = np.bincount(Sampler(temperature=1.0, top_p=0.9, seed=3)(logits), minlength=4) / 4000
+    assert counts[3] == 0  # outside the nucleus
+    assert counts[:3] == pytest.approx(np.array([0.5, 0.3, 0.15]) / 0.95, abs=0.03)
+
+
+def test_flat_distributions_fall_back_to_the_whole_vocabulary():
+    flat = np.zeros((3, 2000), dtype=np.float32)  # the 256-token shortlist holds far less than top_p
+    picks = Sampler(temperature=1.0, top_p=0.95, seed=0)(flat)
+    assert picks.shape == (3,) and (picks >= 0).all() and len(set(picks.tolist())) > 1
