@@ -19,6 +19,7 @@ import onnxruntime as ort
 from .decoding import TextStream
 from .engine import Completion, GenerationOptions, TextCallback
 from .errors import CorruptModelError, RequestError
+from .graph_edits import LOGITS_TO_KEEP
 from .formats import PromptFormat, detect_format, format_by_name
 from .onnx_session import Device, SessionInfo, create_session
 from .sampling import Sampler, log_softmax, logsumexp
@@ -50,6 +51,7 @@ class _ModelIO:
                 "export; export it again with the text-generation-with-past task."
             )
         self.has_attention_mask = "attention_mask" in inputs
+        self.has_logits_to_keep = LOGITS_TO_KEEP in inputs
         self.has_position_ids = "position_ids" in inputs
         past = []
         for name, arg in inputs.items():
@@ -153,9 +155,15 @@ class OnnxEngine:
         attention_mask: np.ndarray,
         position_ids: np.ndarray,
         past: list[ort.OrtValue] | None,
+        all_logits: bool = False,
     ) -> tuple[np.ndarray, list[ort.OrtValue]]:
-        """Runs the model on new tokens; returns the logits (on the host) and the KV cache (where it lives)."""
+        """Runs the model on new tokens; returns the logits (on the host) and the KV cache (where it lives).
+
+        Generation needs the logits of the last position only; scoring (`all_logits`) needs every position.
+        """
         binding = self.session.io_binding()
+        if self.io.has_logits_to_keep:
+            binding.bind_cpu_input(LOGITS_TO_KEEP, np.array([0 if all_logits else 1], dtype=np.int64))
         binding.bind_cpu_input("input_ids", input_ids)
         if self.io.has_attention_mask:
             binding.bind_cpu_input("attention_mask", attention_mask)
@@ -290,7 +298,7 @@ class OnnxEngine:
             ids[row, : len(seq)] = seq
             mask[row, : len(seq)] = 1
         positions = np.broadcast_to(np.arange(length, dtype=np.int64), ids.shape).copy()
-        logits, _ = self._forward(ids, mask, positions, None)
+        logits, _ = self._forward(ids, mask, positions, None, all_logits=True)
         results = []
         for row, seq in enumerate(sequences):
             # The token at position t is predicted by the logits at t - 1.

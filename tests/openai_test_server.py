@@ -91,7 +91,7 @@ class ServerState:
             from jupyter_codegen.sampling import log_softmax
 
             batch = np.array([ids], dtype=np.int64)
-            logits, _ = forward(batch, np.ones_like(batch), np.arange(len(ids), dtype=np.int64)[None, :], None)
+            logits, _ = forward(batch, np.ones_like(batch), np.arange(len(ids), dtype=np.int64)[None, :], None, all_logits=True)
             rows = log_softmax(logits[0])
             return [None if k == 0 else float(rows[k - 1, ids[k]]) for k in range(first, len(ids))]
         decode = self.tokenizer.decode

@@ -143,3 +143,14 @@ def test_flat_distributions_fall_back_to_the_whole_vocabulary():
     flat = np.zeros((3, 2000), dtype=np.float32)  # the 256-token shortlist holds far less than top_p
     picks = Sampler(temperature=1.0, top_p=0.95, seed=0)(flat)
     assert picks.shape == (3,) and (picks >= 0).all() and len(set(picks.tolist())) > 1
+
+
+def test_export_keeps_only_the_last_logits_when_generating(engine):
+    """The prompt's prefill must not compute vocabulary logits for every position (see graph_edits)."""
+    assert engine.io.has_logits_to_keep
+    ids = np.array([engine.tokenizer.encode(PYTHON_PROMPT)], dtype=np.int64)
+    positions = np.arange(ids.shape[1], dtype=np.int64)[None, :]
+    last, _ = engine._forward(ids, np.ones_like(ids), positions, None)
+    every, _ = engine._forward(ids, np.ones_like(ids), positions, None, all_logits=True)
+    assert last.shape[1] == 1 and every.shape[1] == ids.shape[1]
+    np.testing.assert_allclose(last[0, 0], every[0, -1], rtol=1e-5, atol=1e-5)

@@ -42,6 +42,7 @@ def test_greedy_matches_transformers(tiny_model, family):
     engine = OnnxEngine(folder, device="cpu", threads=1)
     assert engine.format.name == EXPECTED_FORMAT[family]
     assert engine.device == "CPUExecutionProvider"
+    assert engine.io.has_logits_to_keep  # the export found this family's language-model head
     prompt = engine.format.bos + PYTHON_PROMPT
     ids = engine.tokenizer.encode(prompt)
     expected = torch_greedy(folder.parent / "hf", ids, 24)
