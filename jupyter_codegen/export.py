@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import ExportError
-from .graph_edits import add_logits_to_keep
+from .graph_edits import optimize_for_generation
 
 Quantization = Literal["none", "int8", "q8", "q4"]
 QUANTIZATIONS: tuple[str, ...] = ("none", "int8", "q8", "q4")
@@ -112,7 +112,7 @@ def export_model(
         bar.set_postfix_str(steps[0])
         raw = work / "raw"
         _export_onnx(hf_folder, raw, model_type)
-        add_logits_to_keep(raw / "model.onnx")
+        optimize_for_generation(raw / "model.onnx")
         bar.update()
         bar.set_postfix_str(steps[1])
         _save_tokenizer(hf_folder, raw)

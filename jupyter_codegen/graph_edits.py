@@ -4,6 +4,10 @@
 needs only the last one. On a 512-token prompt that is a 512 x hidden x vocab matrix product and a ~100 MB
 buffer thrown away. A `logits_to_keep` input (as in transformers) slices the hidden states before the language-
 model head: 1 keeps the last position, 0 keeps them all (scoring needs every position).
+
+`drop_cache_casts`: some exports (CodeGen) end each KV-cache output with a float-to-float Cast that ONNX Runtime
+keeps because it feeds a graph output, copying the whole cache once more on every token; at a 512-token
+context that is about a third of a decode step's memory traffic.
 """
 
 from __future__ import annotations
@@ -36,15 +40,53 @@ def _lm_head(graph):
     return None
 
 
-def add_logits_to_keep(model_file: Path) -> bool:
-    """Adds the `logits_to_keep` input in place; False (file untouched) when the graph's head is not recognised."""
+def optimize_for_generation(model_file: Path) -> None:
+    """Applies every edit below to an exported model file in place."""
     import onnx
-    from onnx import TensorProto, helper
 
     model = onnx.load(str(model_file), load_external_data=False)
-    graph = model.graph
+    changed = drop_cache_casts(model.graph)
+    changed |= add_logits_to_keep(model.graph)
+    if changed:
+        order = _topological(list(model.graph.node))
+        del model.graph.node[:]
+        model.graph.node.extend(order)
+        onnx.save(model, str(model_file))
+
+
+def drop_cache_casts(graph) -> bool:
+    """Removes Casts that turn a concatenated cache into the very type it already has."""
+    inputs = {i.name: i.type.tensor_type.elem_type for i in graph.input}
+    outputs = {o.name: o.type.tensor_type.elem_type for o in graph.output}
+    producers = {out: node for node in graph.node for out in node.output}
+    dropped = []
+    for node in graph.node:
+        if node.op_type != "Cast" or node.output[0] not in outputs:
+            continue
+        to = next((a.i for a in node.attribute if a.name == "to"), None)
+        source = producers.get(node.input[0])
+        if source is None or source.op_type != "Concat" or to != outputs[node.output[0]]:
+            continue
+        if not any(inputs.get(name) == to for name in source.input):
+            continue
+        wire, output = node.input[0], node.output[0]
+        for other in graph.node:
+            for k, name in enumerate(other.input):
+                if name == wire:
+                    other.input[k] = output
+        source.output[0] = output
+        dropped.append(node)
+    for node in dropped:
+        graph.node.remove(node)
+    return bool(dropped)
+
+
+def add_logits_to_keep(graph) -> bool:
+    """Adds the `logits_to_keep` input; False (graph untouched) when its head is not recognised or already has it."""
+    from onnx import TensorProto, helper
+
     if any(i.name == LOGITS_TO_KEEP for i in graph.input):
-        return True
+        return False
     head = _lm_head(graph)
     if head is None:
         return False
@@ -66,16 +108,11 @@ def add_logits_to_keep(model_file: Path) -> bool:
     for output in graph.output:
         if output.name == "logits":
             output.type.tensor_type.shape.dim[1].dim_param = "kept_positions"
-    # Nodes must stay topologically sorted: move the head (and what follows it to the output) after the slice.
-    nodes = list(graph.node)
-    order = _topological(nodes)
-    del graph.node[:]
-    graph.node.extend(order)
-    onnx.save(model, str(model_file))
     return True
 
 
 def _topological(nodes):
+    """Nodes must stay sorted so each comes after its inputs: the slice was appended after the head it feeds."""
     produced_by = {out: i for i, n in enumerate(nodes) for out in n.output}
     done: set[int] = set()
     order = []

@@ -154,3 +154,12 @@ def test_export_keeps_only_the_last_logits_when_generating(engine):
     every, _ = engine._forward(ids, np.ones_like(ids), positions, None, all_logits=True)
     assert last.shape[1] == 1 and every.shape[1] == ids.shape[1]
     np.testing.assert_allclose(last[0, 0], every[0, -1], rtol=1e-5, atol=1e-5)
+
+
+def test_codegen_export_has_no_cast_copying_the_cache(engine):
+    import onnx
+
+    graph = onnx.load(str(engine.folder / "model.onnx"), load_external_data=False).graph
+    producers = {out: node.op_type for node in graph.node for out in node.output}
+    assert engine.model_type == "codegen"
+    assert {producers[o.name] for o in graph.output if o.name.startswith("present.")} == {"Concat"}
