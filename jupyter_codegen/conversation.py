@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, Mapping, get_args
+from typing import Sequence, Any, Literal, Mapping, get_args
 
 from .context import Cell
 
@@ -87,17 +87,34 @@ class Conversation:
         if self.path is not None:
             self.save()
 
-    def as_cells(self) -> list[Cell]:
-        """The whole history, oldest first: per turn its `cells_before`, a "request" cell, a "code" cell.
+    def as_cells(self, ran_since: Sequence[Cell] = ()) -> list[Cell]:
+        """The whole history, oldest first: per turn the cells run before it, its request, its answer.
 
-        An infill turn has no request in words (the cell with holes was the request), so only its filled code shows.
+        `ran_since` are the cells run after the last turn. An answer the user then ran shows once, in its
+        place, with its output, rather than twice. An infill turn has no request in words (the cell with holes
+        was the request), so only its filled code shows.
         """
         cells: list[Cell] = []
+        answer: Cell | None = None
+
+        def place(following: Sequence[Cell]) -> None:
+            nonlocal answer
+            rest = list(following)
+            if answer is not None:
+                ran = next((c for c in rest if c.kind == "code" and c.source.strip() == answer.source.strip()), None)
+                if ran is not None:
+                    rest.remove(ran)
+                    answer = ran
+                cells.append(answer)
+                answer = None
+            cells.extend(rest)
+
         for turn in self.turns:
-            cells.extend(turn.cells_before)
+            place(turn.cells_before)
             if turn.kind != "infill":
                 cells.append(Cell(kind="request", source=turn.request))
-            cells.append(Cell(kind="code", source=turn.answer))
+            answer = Cell(kind="code", source=turn.answer)
+        place(ran_since)
         return cells
 
     def transcript(self) -> str:

@@ -65,7 +65,7 @@ class CodeGenMagics(Magics):
         return engine
 
     def _context(self):
-        cells = self.conversation.as_cells() + history_cells(self.shell, since=self._since)
+        cells = self.conversation.as_cells(history_cells(self.shell, since=self._since))
         return cells, summarize_namespace(self.shell.user_ns, exclude=self.shell.user_ns_hidden)
 
     def _record(self, request: str, answer: assistant.Answer, kind: str, engine: Engine) -> None:

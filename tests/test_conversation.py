@@ -273,3 +273,20 @@ def test_default_root_is_user_data_dir(monkeypatch, tmp_path):
 def test_infill_turns_show_only_their_filled_code():
     conversation = Conversation([Turn(request="x = <FILL>", answer="x = 1", kind="infill")])
     assert conversation.as_cells() == [Cell(kind="code", source="x = 1")]
+
+
+def test_an_answer_the_user_ran_shows_once_with_its_output():
+    conversation = Conversation(
+        [
+            Turn(request="count rows", answer="len(df)"),
+            Turn(request="now the columns", answer="df.columns", cells_before=[Cell("code", "len(df)", output="240"), Cell("code", "x = 2")]),
+        ]
+    )
+    cells = conversation.as_cells([Cell("code", "df.columns", output="Index(['a'])")])
+    assert [(c.kind, c.source, c.output) for c in cells] == [
+        ("request", "count rows", None),
+        ("code", "len(df)", "240"),
+        ("code", "x = 2", None),
+        ("request", "now the columns", None),
+        ("code", "df.columns", "Index(['a'])"),
+    ]
