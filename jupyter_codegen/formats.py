@@ -105,6 +105,8 @@ class CausalMaskingFormat(PromptFormat):
     name: str = "causal-masking"
     bos: str = _ENDOFTEXT
     end: tuple[str, ...] = (_ENDOFTEXT,)
+    sentinels: int | None = None
+    """How many `<|mask:i|>` tokens the tokenizer has (None: not known); n holes need n + 1 of them."""
 
     infill: ClassVar[Infill] = "causal-masking"
     document: ClassVar[Document] = "notebook"
@@ -112,6 +114,12 @@ class CausalMaskingFormat(PromptFormat):
     def infill_prompt(self, parts: Sequence[str], filled: Sequence[str]) -> Prompt:
         """All holes masked; the extra last sentinel says the document goes on, so the model ends its infill."""
         _check_holes(parts, filled)
+        holes = len(parts) - 1
+        if self.sentinels is not None and holes + 1 > self.sentinels:
+            raise CodeGenError(
+                f"This model can fill at most {self.sentinels - 1} holes at once (it has {self.sentinels} "
+                f"<|mask:i|> tokens) and the cell has {holes}; fill them in smaller groups."
+            )
         masked = "".join(part + _sentinel(i) for i, part in enumerate(parts))
         done = "".join(_sentinel(i) + span + _ENDOFMASK for i, span in enumerate(filled))
         # "<|" ends the span at any other InCoder control token (a new sentinel, file metadata).
@@ -181,7 +189,12 @@ class _Tokenizer:
 
 
 def _causal_masking(t: _Tokenizer) -> PromptFormat:
-    return CausalMaskingFormat(bos=t.bos_token or _ENDOFTEXT, end=_unique((_ENDOFTEXT, t.eos_token)))
+    sentinels = 0
+    while sentinels < 4096 and t.has(_sentinel(sentinels)):
+        sentinels += 1
+    return CausalMaskingFormat(
+        bos=t.bos_token or _ENDOFTEXT, end=_unique((_ENDOFTEXT, t.eos_token)), sentinels=sentinels or None
+    )
 
 
 def _fim(name: str, head: str, between: str, tail: str, *ends: str) -> Callable[[_Tokenizer], PromptFormat]:

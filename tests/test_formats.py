@@ -19,7 +19,9 @@ BAR = "\uff5c"  # DeepSeek's full-width bar
 MARK = "\u2581"  # SentencePiece's space mark
 
 # Special tokens as the families' tokenizers declare them (abridged where a family has dozens).
-INCODER = dict(special_tokens={"<|endoftext|>", "<pad>"}, vocab={"<|mask:0|>", "<|mask:1|>", "<|endofmask|>", "def"})
+INCODER = dict(
+    special_tokens={"<|endoftext|>", "<pad>"}, vocab={"<|endofmask|>", "def", *(f"<|mask:{i}|>" for i in range(4))}
+)
 SANTACODER = dict(
     special_tokens={"<|endoftext|>", "<fim-prefix>", "<fim-middle>", "<fim-suffix>", "<fim-pad>"},
     bos_token="<|endoftext|>",
@@ -255,3 +257,10 @@ def test_formats_are_immutable_values():
     with pytest.raises(AttributeError):
         fmt.bos = "<s>"  # type: ignore[misc]
     assert fmt == format_by_name("santacoder-fim")
+
+
+def test_causal_masking_refuses_more_holes_than_the_tokenizer_has_sentinels():
+    fmt = detect_format(**INCODER)  # <|mask:0|> .. <|mask:3|>: three holes at most
+    assert fmt.infill_prompt(["a", "b", "c", "d"], []).text.endswith("d<|mask:3|><|mask:0|>")
+    with pytest.raises(CodeGenError, match="at most 3 holes"):
+        fmt.infill_prompt(["a", "b", "c", "d", "e"], [])
