@@ -1,0 +1,171 @@
+"""Training mechanics (model/train.py): packing with causal masking, the schedule, checkpoints and resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from model import tokenizer as mtok  # noqa: E402
+from model.objective import CausalMasking, Specials  # noqa: E402
+from model.smoke import stdlib_documents  # noqa: E402
+from model.train import (  # noqa: E402
+    Packer,
+    Settings,
+    TokenSource,
+    learning_rate,
+    load_sources,
+    token_bytes,
+    train,
+)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    work = tmp_path_factory.mktemp("train")
+    data = stdlib_documents(work / "docs.jsonl", ("json.decoder", "textwrap", "csv", "statistics", "heapq", "bisect"))
+    notebooks = work / "nb.jsonl"
+    with notebooks.open("w") as f:
+        for i in range(40):
+            text = (
+                f"<| file ext=.ipynb:python |>\n<text>\nShow row {i}.\n</text>\n<cell>\ndf.iloc[{i}]\n</cell>\n"
+                f"<output>\nprice    {i}.5\n</output>\n"
+            )
+            f.write(json.dumps({"text": text}) + "\n")
+    sample, _ = mtok.sample_texts([data, notebooks], 10**7)
+    tok = mtok.train_tokenizer(sample, vocab_size=700)
+    mtok.save_tokenizer(tok, work / "tok", 64)
+    return work, [f"{data}:0.7", f"{notebooks}:0.3"], tok
+
+
+def _sources(tok):
+    rng = np.random.default_rng(0)
+    docs = [rng.integers(100, 600, size=int(n)) for n in rng.integers(1, 300, size=50)]
+    starts = np.concatenate([[0], np.cumsum([len(d) for d in docs])])
+    return [TokenSource("a", 1.0, np.concatenate(docs).astype(np.uint16), starts, 0)]
+
+
+def test_packer_fills_windows_and_keeps_every_masked_segment_whole(setup):
+    _, _, tok = setup
+    specials = Specials.from_tokenizer(tok)
+    packer = Packer(_sources(tok), seq_len=512, rows=4, masking=CausalMasking(specials, p=0.5), seed=3, tokenizer=tok)
+    seen_masked = 0
+    for _ in range(30):
+        tokens, targets = packer.batch()
+        assert tokens.shape == (4, 512) and targets.shape == (4, 512)
+        for row, keep in zip(tokens, targets):
+            sentinel = np.isin(row, specials.masks)
+            assert not keep[sentinel].any() and keep[~sentinel].all()
+            # inside one window every masked segment is complete: as many <|endofmask|> as spans, each span's
+            # sentinel appearing twice (in place and in the tail) plus one extra sentinel per segment
+            k_total = int((row == specials.endofmask).sum())
+            assert int(sentinel.sum()) == 2 * k_total + _segments_with_spans(row, specials)
+            seen_masked += k_total > 0
+    assert seen_masked > 20
+    # p = 0.5 of the segments, a little less where a segment is too short to mask
+    assert 0.3 < packer.masked_tokens / packer.packed_tokens < 0.6
+
+
+def _segments_with_spans(row, specials):
+    """Masked segments in a window: each has exactly one extra sentinel <|mask:k|> right before its tail."""
+    count, i, masks = 0, 0, list(specials.masks)
+    row = row.tolist()
+    while i < len(row):
+        if row[i] in masks and i + 1 < len(row) and row[i + 1] == masks[0] and row[i] != masks[0]:
+            count += 1
+        i += 1
+    return count
+
+
+def test_packer_state_round_trips(setup):
+    _, _, tok = setup
+    specials = Specials.from_tokenizer(tok)
+    make = lambda: Packer(_sources(tok), seq_len=64, rows=2, masking=CausalMasking(specials, p=0.5), seed=9, tokenizer=tok)  # noqa: E731
+    a = make()
+    for _ in range(7):
+        a.batch()
+    state = json.loads(json.dumps(a.state()))
+    b = make()
+    b.load_state(state)
+    for _ in range(5):
+        ta, ka = a.batch()
+        tb, kb = b.batch()
+        assert (ta == tb).all() and (ka == kb).all()
+
+
+def test_documents_start_with_endoftext_and_weights_are_token_shares(setup):
+    work, sources, tok = setup
+    specials = Specials.from_tokenizer(tok)
+    loaded = load_sources(sources, tok, heldout=False, cache=work / "cache")
+    packer = Packer(loaded, seq_len=256, rows=1, masking=CausalMasking(specials, p=0.0), seed=0, tokenizer=tok)
+    tokens, _ = packer.batch()
+    text = tok.decode(tokens[0].tolist(), skip_special_tokens=False)
+    assert "<|endoftext|><| file ext=" in text
+    assert loaded[0].documents > 0 and loaded[1].documents > 0
+    assert abs(packer.choice.sum() - 1) < 1e-9
+    table = token_bytes(tok, 768)
+    assert table[specials.endoftext] == 0 and table[tok.token_to_id("<cell>")] == 6
+
+
+def test_learning_rate_schedule():
+    assert learning_rate(0, 1.0, 10, 100, 0.1) == pytest.approx(0.1)
+    assert learning_rate(9, 1.0, 10, 100, 0.1) == pytest.approx(1.0)
+    assert learning_rate(55, 1.0, 10, 100, 0.1) == pytest.approx(0.55)
+    assert learning_rate(100, 1.0, 10, 100, 0.1) == pytest.approx(0.1)
+    assert learning_rate(500, 1.0, 10, 100, 0.1) == pytest.approx(0.1)
+    assert learning_rate(50, 1.0, 10, 100, 0.1, rewarm_from=50, rewarm=10) == pytest.approx(learning_rate(50, 1.0, 10, 100, 0.1) / 10)
+
+
+def _settings(work, sources, name, **kw):
+    base = dict(
+        data=sources, tokenizer=str(work / "tok"), out=str(work / name / "ckpt"), state=str(work / name / "state"),
+        cache=str(work / "cache"), size="tiny", seq_len=64, micro_batch=2, accum=2, lr=3e-3, warmup=2,
+        total_steps=8, hours=0.05, threads=2, log_every=1, eval_every=3, eval_tokens=256, save_minutes=60.0,
+    )
+    base.update(kw)
+    return Settings(**base)
+
+
+def _weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def _log_steps(path):
+    with open(path, newline="") as f:
+        return [int(r["step"]) for r in csv.DictReader(f)]
+
+
+def test_resume_is_exact_on_the_same_machine_and_keeps_step_on_a_fresh_one(setup):
+    work, sources, _ = setup
+    straight = train(_settings(work, sources, "straight", max_steps=6))
+    train(_settings(work, sources, "split", max_steps=3))
+    resumed = train(_settings(work, sources, "split", max_steps=6, resume=True))
+    assert straight["step"] == resumed["step"] == 6
+    a, b = _weights(work / "straight" / "ckpt"), _weights(work / "split" / "ckpt")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert _log_steps(work / "split" / "ckpt" / "train_log.csv") == list(range(1, 7))
+    ckpt = work / "split" / "ckpt"
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "trainer_state.json"} <= {
+        p.name for p in ckpt.iterdir()
+    }
+    assert not any(p.suffix == ".pt" for p in ckpt.iterdir())  # optimizer state lives in the state folder only
+    config = json.loads((ckpt / "config.json").read_text())
+    assert config["tie_word_embeddings"] and config["model_type"] == "llama"
+    assert "lm_head.weight" not in a  # tied: stored once
+    assert all(t.dtype == torch.bfloat16 for t in a.values())  # small: bf16 on disk
+
+    # a fresh machine: the committed checkpoint only, no optimizer state
+    shutil.rmtree(work / "split" / "state")
+    fresh = train(_settings(work, sources, "split", max_steps=8, resume=True))
+    assert fresh["step"] == 8 and fresh["rewarm_from"] == 6
+    assert _log_steps(ckpt / "train_log.csv") == list(range(1, 9))
