@@ -1,0 +1,1 @@
+"""Synthetic, executed data-exploration conversations for the embedded model (see README.md)."""
