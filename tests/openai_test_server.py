@@ -10,6 +10,8 @@ GET /debug/stats tells what the server saw (the last request, streams the client
 
 from __future__ import annotations
 
+import subprocess
+
 import argparse
 import json
 import socket
@@ -415,6 +417,16 @@ def serve(engine: Engine, model_name: str, api_key: str | None = None, port: int
     return TestServer(ServerState(engine, model_name, api_key), port=port)
 
 
+def stop_process(process: subprocess.Popen) -> None:
+    """Ends a server process the tests started: politely first, then for sure."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--onnx", required=True, help="an exported ONNX model folder")
@@ -434,3 +446,4 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+

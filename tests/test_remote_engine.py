@@ -23,6 +23,7 @@ from jupyter_codegen.engine import Engine, GenerationOptions
 from jupyter_codegen.errors import RemoteModelError
 from jupyter_codegen.formats import detect_format
 from jupyter_codegen.onnx_engine import OnnxEngine
+from openai_test_server import stop_process
 from jupyter_codegen.remote_engine import RemoteEngine, parse_remote_spec
 
 SERVER = Path(__file__).parent / "openai_test_server.py"
@@ -89,12 +90,7 @@ def server_process(folder):
             pytest.fail(f"the test server did not start: {line!r} {process.communicate(timeout=10)[1][-2000:]}")
         yield Server(line.split()[1], process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 @pytest.fixture

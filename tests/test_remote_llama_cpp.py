@@ -22,6 +22,7 @@ import pytest
 
 from jupyter_codegen.engine import GenerationOptions
 from jupyter_codegen.errors import RemoteModelError
+from openai_test_server import stop_process
 from jupyter_codegen.remote_engine import RemoteEngine
 
 PYTHON = os.environ.get("CODEGEN_LLAMA_CPP_PYTHON")
@@ -86,12 +87,7 @@ def url(tmp_path_factory):
             pytest.fail(f"llama-cpp-python's server did not start: {(gguf.parent / 'server.log').read_text()[-2000:]}")
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
         log.close()
 
 
