@@ -56,15 +56,18 @@ def cut_left_to_right(text: str, left: str, right: str, max_lines: int | None = 
     """Where a left-to-right continuation ends, judged from the code around the hole.
 
     An inline hole takes the rest of its line. A hole that starts a line keeps whole lines until one repeats the
-    first line of the right side, dedents past it, or `max_lines` is reached.
+    first line of the right side, dedents past both it and the fill's own first line (a hole may open the block
+    the right side continues: `for x in xs:` above an indented body), or `max_lines` is reached.
     """
     if is_inline(left):
         return text.split("\n", 1)[0]
     anchor = next((line for line in right.split("\n") if line.strip()), None)
+    first = next((line for line in text.split("\n") if line.strip()), None)
+    floor = None if anchor is None else min(_indent(anchor), _indent(first) if first is not None else _indent(anchor))
     kept: list[str] = []
     for line in text.split("\n"):
         if line.strip() and anchor is not None:
-            if line.strip() == anchor.strip() or _indent(line) < _indent(anchor):
+            if line.strip() == anchor.strip() or _indent(line) < floor:
                 break
         kept.append(line)
         if max_lines is not None and sum(1 for k in kept if k.strip()) >= max_lines:

@@ -41,3 +41,12 @@ def test_max_lines_for_single_line_infilling():
     left = "def f(x):\n"
     text = "    y = x + 1\n    z = y * 2\n"
     assert cut_left_to_right(text, left, "    return z\n", max_lines=1) == "    y = x + 1\n"
+
+
+def test_a_hole_that_opens_the_block_the_right_side_continues_is_kept():
+    # HumanEval line infilling: the middle is `for x in xs:`, the right side its indented body.
+    left = "def total(xs):\n    s = 0\n"
+    right = "        s += x\n    return s\n"
+    text = "    for x in xs:\n        s += x\n    return s\n"
+    assert cut_left_to_right(text, left, right, max_lines=1) == "    for x in xs:\n"
+    assert cut_left_to_right(text, left, right) == "    for x in xs:\n"
