@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 export HF_HUB_OFFLINE := 1
 
-.PHONY: test test-fast demo bench install llama-cpp clean
+.PHONY: test test-fast demo bench eval install llama-cpp clean
 
 # A real third-party OpenAI-compatible server for the remote engine's tests: llama-cpp-python has no Linux
 # wheel on PyPI, so it is built from source once (about 4 minutes on 2 cores) into its own venv; its sdist also
@@ -53,6 +53,18 @@ demo: $(STAMP)
 ## Speed benchmark (see benchmarks/README.md); not part of the tests.
 bench: $(STAMP)
 	$(PY) benchmarks/speed.py
+
+## The quality harnesses of the model card (model/README.md) on MODEL (default: the embedded model), about
+## 40 minutes on 2 idle cores; results in benchmarks/results/*-$(NAME).*. Not part of the tests.
+MODEL ?= default
+NAME ?= embedded
+eval: $(STAMP)
+	$(PY) benchmarks/eval_data_exploration.py --model $(MODEL) --name $(NAME)
+	$(PY) benchmarks/eval_infilling.py --model $(MODEL) --name $(NAME) --methods left-to-right infill --limit single=all multi=200 random=200
+	$(PY) benchmarks/eval_infilling.py --model $(MODEL) --name $(NAME)-rerank --methods rerank --limit single=300 multi=50 random=50
+	$(PY) benchmarks/eval_mtpb.py --model $(MODEL) --name $(NAME) --inputs 1
+	$(PY) benchmarks/eval_bits_per_byte.py --model $(MODEL) --name $(NAME)
+	$(PY) benchmarks/latency_default.py --model $(MODEL)
 
 clean:
 	rm -rf $(VENV) $(LLAMA_VENV) .cache .pytest_cache build dist *.egg-info
