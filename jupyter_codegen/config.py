@@ -18,6 +18,11 @@ class CodeGen(Configurable):
         "default",
         help="The model: 'default' (embedded), a local ONNX or Hugging Face folder, a hub id, or openai:<base-url>#<model>.",
     ).tag(config=True)
+    use_server = Bool(
+        True,
+        help="Use the model hosted by the Jupyter server that started this kernel (one copy for all its notebooks) "
+        "when its jupyter_codegen extension runs; False, or no such server, runs the model in this kernel.",
+    ).tag(config=True)
     device = Enum(["auto", "cpu", "cuda"], "auto", help="Where the model runs; auto uses CUDA when onnxruntime-gpu finds a GPU.").tag(config=True)
     threads = Int(0, min=0, help="CPU threads for ONNX Runtime; 0 picks the usable cores, at most 4.").tag(config=True)
     quantization = Enum(

@@ -19,7 +19,7 @@ from .conversation import Conversation, Turn, conversation_path, notebook_key
 from .engine import Engine
 from .errors import CodeGenError
 from .history import history_cells
-from .model_store import load_engine
+from .service_client import engine_for
 from .variables import summarize_namespace
 
 
@@ -54,11 +54,16 @@ class CodeGenMagics(Magics):
         return self._conversation
 
     def _engine(self, model: str | None) -> Engine:
-        engine = load_engine(model or self.settings.model, self.settings.engine_settings())
+        engine, why_not_shared = engine_for(
+            model or self.settings.model, self.settings.engine_settings(), use_server=self.settings.use_server
+        )
         if id(engine) not in self._announced:
-            # Say once where the model really runs: onnxruntime-gpu falls back to the CPU without a word.
+            # Say once where the model really runs: onnxruntime-gpu falls back to the CPU without a word, and a
+            # Jupyter server's shared model says "in the Jupyter server".
             self._announced.add(id(engine))
             display.note(f"Model {engine.name} runs on {engine.device}.")
+            if why_not_shared:
+                display.note(why_not_shared)
             warning = getattr(getattr(engine, "info", None), "warning", None)
             if warning:
                 display.error(warning)

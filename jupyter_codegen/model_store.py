@@ -19,10 +19,13 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .engine import Engine
 from .errors import ModelNotFoundError, OfflineModelError
-from .onnx_session import CUDA, Device, requested_providers
+
+if TYPE_CHECKING:  # onnxruntime is imported only where a model is loaded: kernels that use the server's never do
+    from .onnx_session import Device
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -56,6 +59,8 @@ def cache_root(settings: EngineSettings) -> Path:
 def effective_quantization(settings: EngineSettings) -> str:
     if settings.quantization != "auto":
         return settings.quantization
+    from .onnx_session import CUDA, requested_providers
+
     return "none" if requested_providers(settings.device)[0] == CUDA else "int8"
 
 

@@ -20,7 +20,7 @@ from .decoding import TextStream
 from .engine import Completion, GenerationOptions, TextCallback
 from .errors import CorruptModelError, RequestError
 from .graph_edits import LOGITS_TO_KEEP
-from .formats import PromptFormat, detect_format, format_by_name
+from .formats import PromptFormat
 from .onnx_session import Device, SessionInfo, create_session
 from .sampling import Sampler, log_softmax, logsumexp
 from .tokenizer import TextTokenizer
@@ -119,26 +119,13 @@ class OnnxEngine:
             raise CorruptModelError(f"There is no {onnx_file.name} in {folder}; export the model again.")
         self.session, self.info = create_session(onnx_file, device=device, threads=threads)
         self.io = _ModelIO(self.session)
-        self.format: PromptFormat = self._format(prompt_format)
+        self.format: PromptFormat = self.tokenizer.prompt_format(prompt_format)
         self._pad_id = next(iter(self.eos_ids), 0)
         self._kv_device = "cuda" if self.info.on_gpu else "cpu"
 
     @classmethod
     def from_folder(cls, folder: str | Path, **kwargs) -> "OnnxEngine":
         return cls(folder, **kwargs)
-
-    def _format(self, prompt_format: str) -> PromptFormat:
-        tok = self.tokenizer
-        kwargs = dict(
-            special_tokens=tok.special_tokens,
-            vocab=tok.vocab.keys(),
-            bos_token=tok.bos_token,
-            eos_token=tok.eos_token,
-            add_bos_token=tok.add_bos_token,
-        )
-        if prompt_format == "auto":
-            return detect_format(**kwargs)
-        return format_by_name(prompt_format, **kwargs)
 
     @property
     def device(self) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 from .errors import CorruptModelError
+from .formats import PromptFormat, format_by_name
 
 
 def _token_text(value: object) -> str | None:
@@ -73,6 +74,19 @@ class TextTokenizer:
     @property
     def eos_token_id(self) -> int | None:
         return self.token_id(self.eos_token)
+
+    def prompt_format(self, name: str = "auto") -> PromptFormat:
+        """The prompt layout for this tokenizer: detected from its special tokens ("auto") or chosen by name.
+
+        Lives here so the in-process engine and a kernel using the server's engine detect it the same way."""
+        return format_by_name(
+            name,
+            special_tokens=self.special_tokens,
+            vocab=self.vocab.keys(),
+            bos_token=self.bos_token,
+            eos_token=self.eos_token,
+            add_bos_token=self.add_bos_token,
+        )
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False).ids

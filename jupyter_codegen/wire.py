@@ -1,0 +1,231 @@
+"""The messages between a kernel (or a browser) and the Jupyter server's shared model service.
+
+Typed with pydantic so both sides validate what they read: a malformed message becomes one sentence, never a
+traceback in the server. Every request and every event carries the request's id, so a client that gave up on a
+request (cancelled, timed out) recognises and drops the replies that still arrive for it.
+
+REST (one-shot): GET status -> Status; POST model -> ModelInfo; POST generate -> Done; POST score -> ScoreReply.
+WebSocket (streaming): the client sends GenerateRequest and CancelRequest; the server answers with Queued, then
+Delta events, then one Done or one Failed per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from .engine import Completion, GenerationOptions
+from .model_store import EngineSettings
+
+API_PATH = "codegen/api"
+"""Where the service lives under the server's base url."""
+
+RequestId = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class _Message(BaseModel):
+    # Unknown fields are ignored, so a newer client can talk to an older server about what both know.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ModelChoice(_Message):
+    """Which engine: a model spec and the settings that decide how it is loaded. Together they are the key of one
+    shared engine, so two kernels asking for the same choice share one copy. A field left out takes the server's own
+    CodeGen setting (its jupyter_server_config), which is what a browser client does."""
+
+    model: str | None = None
+    device: Literal["auto", "cpu", "cuda"] | None = None
+    threads: int | None = Field(None, ge=0)
+    quantization: str | None = None
+    prompt_format: str | None = None
+    cache_dir: str | None = None
+    default_model_dir: str | None = None
+
+    @classmethod
+    def of(cls, spec: str, settings: EngineSettings) -> "ModelChoice":
+        return cls(
+            model=spec,
+            device=settings.device,
+            threads=settings.threads or 0,
+            quantization=settings.quantization,
+            prompt_format=settings.prompt_format,
+            cache_dir=settings.cache_dir or "",
+            default_model_dir=settings.default_model_dir or "",
+        )
+
+    def resolve(self, spec: str, defaults: EngineSettings) -> tuple[str, EngineSettings]:
+        """(spec, settings) with the server's defaults filled in where this choice says nothing."""
+
+        def pick(value, default):
+            return default if value is None else value
+
+        settings = replace(
+            defaults,
+            device=pick(self.device, defaults.device),
+            threads=pick(self.threads, defaults.threads) or None,
+            quantization=pick(self.quantization, defaults.quantization),
+            prompt_format=pick(self.prompt_format, defaults.prompt_format),
+            cache_dir=pick(self.cache_dir, defaults.cache_dir) or None,
+            default_model_dir=pick(self.default_model_dir, defaults.default_model_dir) or None,
+            progress=False,
+        )
+        return (self.model or spec).strip(), settings
+
+
+class Options(_Message):
+    """GenerationOptions on the wire."""
+
+    max_new_tokens: int = Field(256, ge=1, le=32_768)
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    seed: int | None = None
+    n: int = Field(1, ge=1, le=64)
+    stop: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, options: GenerationOptions) -> "Options":
+        return cls(
+            max_new_tokens=options.max_new_tokens, temperature=options.temperature, top_p=options.top_p,
+            seed=options.seed, n=options.n, stop=list(options.stop),
+        )
+
+    def generation_options(self) -> GenerationOptions:
+        return GenerationOptions(
+            max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed,
+            n=self.n, stop=tuple(self.stop),
+        )
+
+
+# -- requests -----------------------------------------------------------------------------------------------------
+
+
+class GenerateRequest(_Message):
+    type: Literal["generate"] = "generate"
+    id: RequestId
+    client: str | None = None
+    """Who asks (a kernel, a browser tab): requests are served round-robin between clients. Over a WebSocket it
+    defaults to the connection."""
+    model: ModelChoice = ModelChoice()
+    prompt: str
+    """The exact prompt string, special tokens written out (the kernel built it with `formats`)."""
+    options: Options = Options()
+
+
+class CancelRequest(_Message):
+    type: Literal["cancel"] = "cancel"
+    id: RequestId
+
+
+class ScoreRequest(_Message):
+    id: RequestId
+    client: str | None = None
+    model: ModelChoice = ModelChoice()
+    prompt: str
+    continuations: list[str] = Field(max_length=1024)
+
+
+class ModelRequest(_Message):
+    model: ModelChoice = ModelChoice()
+
+
+# -- replies and events -------------------------------------------------------------------------------------------
+
+
+class CompletionOut(_Message):
+    text: str
+    token_ids: list[int] = Field(default_factory=list)
+    logprob: float = 0.0
+    finish_reason: Literal["stop", "length", "cancelled"] = "length"
+    token_count: int = 0
+
+    @classmethod
+    def of(cls, c: Completion) -> "CompletionOut":
+        return cls(
+            text=c.text, token_ids=list(c.token_ids), logprob=c.logprob, finish_reason=c.finish_reason,
+            token_count=c.token_count,
+        )
+
+    def completion(self) -> Completion:
+        return Completion(
+            text=self.text, token_ids=list(self.token_ids), logprob=self.logprob, finish_reason=self.finish_reason,
+            token_count=self.token_count,
+        )
+
+
+class Queued(_Message):
+    type: Literal["queued"] = "queued"
+    id: RequestId
+    ahead: int
+    """Requests the engine runs before this one (the running one included)."""
+
+
+class Delta(_Message):
+    type: Literal["delta"] = "delta"
+    id: RequestId
+    index: int
+    """Which candidate the text belongs to."""
+    text: str
+
+
+class Done(_Message):
+    type: Literal["done"] = "done"
+    id: RequestId
+    completions: list[CompletionOut]
+
+
+class Failed(_Message):
+    type: Literal["error"] = "error"
+    id: RequestId | None = None
+    """None when the message that failed had no readable id."""
+    message: str
+    """One sentence saying what to do."""
+
+
+class ScoreReply(_Message):
+    id: RequestId
+    scores: list[float]
+
+
+class ModelInfo(_Message):
+    """What a kernel needs to build prompts itself: the tokenizer's folder (same machine) and the model's window."""
+
+    name: str
+    format: str
+    context_window: int
+    device: str
+    folder: str | None = None
+    """The model folder holding tokenizer.json; None for engines without one."""
+    warning: str | None = None
+
+
+class EngineStatus(_Message):
+    model: str
+    settings: dict[str, str | int | bool | None]
+    state: Literal["loading", "ready", "failed"]
+    device: str | None = None
+    running: str | None = None
+    """The client whose request runs now."""
+    queued: int = 0
+    served: dict[str, int] = Field(default_factory=dict)
+    """Requests finished per client."""
+
+
+class Status(_Message):
+    service: Literal["jupyter-codegen"] = "jupyter-codegen"
+    version: str
+    engines: list[EngineStatus] = Field(default_factory=list)
+
+
+ClientMessage = Annotated[Union[GenerateRequest, CancelRequest], Field(discriminator="type")]
+ServerEvent = Annotated[Union[Queued, Delta, Done, Failed], Field(discriminator="type")]
+client_message = TypeAdapter(ClientMessage)
+server_event = TypeAdapter(ServerEvent)
+
+
+def invalid(exc: ValidationError, what: str = "request") -> str:
+    """One sentence for a message that failed validation: the first problem and where it is."""
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "unreadable"}
+    where = ".".join(str(part) for part in first.get("loc", ())) or "the message"
+    return f"The codegen {what} is malformed at {where} ({first.get('msg', 'invalid')}); send it as the wire module describes."
