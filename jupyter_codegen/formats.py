@@ -122,8 +122,9 @@ class CausalMaskingFormat(PromptFormat):
             )
         masked = "".join(part + _sentinel(i) for i, part in enumerate(parts))
         done = "".join(_sentinel(i) + span + _ENDOFMASK for i, span in enumerate(filled))
-        # "<|" ends the span at any other InCoder control token (a new sentinel, file metadata).
-        stop = _unique((_ENDOFMASK, "<|"), self.end)
+        # "<|" ends the span at any other InCoder control token (a new sentinel, file metadata); a hole sits inside
+        # one cell of a notebook document, so a tag that closes the cell or opens another ends the fill too.
+        stop = _unique((_ENDOFMASK, "<|"), NOTEBOOK_STOP if self.document == "notebook" else (), self.end)
         return Prompt(self.bos + masked + done + _sentinel(len(filled)), stop)
 
 

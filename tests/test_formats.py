@@ -86,7 +86,10 @@ def test_causal_masking_prompts():
     assert first.text == "<|endoftext|>A<|mask:0|>C<|mask:1|>E<|mask:2|><|mask:0|>"
     # The filled span keeps its <|endofmask|>, as InCoder's reference infill() appends it.
     assert second.text == "<|endoftext|>A<|mask:0|>C<|mask:1|>E<|mask:2|><|mask:0|>B<|endofmask|><|mask:1|>"
-    assert one.stop == first.stop == second.stop == ("<|endofmask|>", "<|", "<|endoftext|>")
+    # A hole is inside one cell of a notebook document: a cell or text tag ends the fill, as <|endofmask|> does.
+    assert one.stop == first.stop == second.stop == (
+        "<|endofmask|>", "<|", "</cell>", "<text>", "<cell>", "</text>", "<|endoftext|>"
+    )
 
 
 def test_causal_masking_three_holes_keeps_every_filled_span():
@@ -102,7 +105,9 @@ def test_causal_masking_uses_the_tokenizers_bos_and_eos():
     fmt = detect_format(**INCODER, bos_token="<s>", eos_token="</s>")
     assert fmt.bos == "<s>"
     assert fmt.infill_prompt(["L", "R"], []).text.startswith("<s>L<|mask:0|>")
-    assert fmt.infill_prompt(["L", "R"], []).stop == ("<|endofmask|>", "<|", "<|endoftext|>", "</s>")
+    assert fmt.infill_prompt(["L", "R"], []).stop == (
+        "<|endofmask|>", "<|", "</cell>", "<text>", "<cell>", "</text>", "<|endoftext|>", "</s>"
+    )
 
 
 def test_causal_masking_continuation_is_notebook_style():
