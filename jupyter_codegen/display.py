@@ -1,7 +1,9 @@
 """Showing an answer in the cell's output while it is generated, then for good.
 
 Code is sent as Markdown with a Python fence, which JupyterLab, the classic notebook and VS Code all render with
-syntax highlighting, plus plain text for terminals and logs. Updates replace one output in place.
+syntax highlighting, plus plain text for terminals and logs. Updates replace one output in place. The final one
+also carries the cells bundle (`frontend_protocol.CELLS_MIME`) that the JupyterLab extension inserts from; other
+frontends do not know the type and show the markdown.
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 import re
 import sys
 import time
+from typing import Any
 
 from IPython.display import display
+
+from .frontend_protocol import CELLS_MIME, CellsBundle
 
 UPDATE_INTERVAL = 0.1  # seconds between live updates: enough to look smooth without flooding the frontend
 
@@ -21,8 +26,11 @@ def fenced(code: str, language: str = "python") -> str:
     return f"{fence}{language}\n{code}\n{fence}"
 
 
-def code_bundle(code: str) -> dict[str, str]:
-    return {"text/markdown": fenced(code), "text/plain": code}
+def code_bundle(code: str, cells: CellsBundle | None = None) -> dict[str, Any]:
+    bundle: dict[str, Any] = {"text/markdown": fenced(code), "text/plain": code}
+    if cells is not None:
+        bundle[CELLS_MIME] = cells.model_dump(mode="json")
+    return bundle
 
 
 class LiveCode:
@@ -42,14 +50,14 @@ class LiveCode:
         self._last = now
         self._show(code)
 
-    def final(self, code: str) -> None:
-        self._show(code)
+    def final(self, code: str, cells: CellsBundle | None = None) -> None:
+        self._show(code, cells)
 
-    def _show(self, code: str) -> None:
+    def _show(self, code: str, cells: CellsBundle | None = None) -> None:
         if self._handle is None:
-            self._handle = display(code_bundle(code), raw=True, display_id=True)
+            self._handle = display(code_bundle(code, cells), raw=True, display_id=True)
         else:
-            self._handle.update(code_bundle(code), raw=True)
+            self._handle.update(code_bundle(code, cells), raw=True)
 
 
 def note(text: str) -> None:

@@ -3,8 +3,9 @@
 
 Every endpoint goes through Jupyter's own authentication (a token, or the login cookie plus XSRF for POSTs from a
 browser) and authorization (resource "codegen"); a request without them gets 403. REST serves one-shot calls; the
-WebSocket streams generations (Queued, Delta..., then Done or Failed) and takes cancellations. A client that
-disconnects cancels its requests, so a closed notebook never keeps the model busy.
+WebSocket streams generations and chat answers (Queued, Delta..., then Done / ChatDone or Failed) and takes
+cancellations. A client that disconnects cancels its requests, so a closed notebook never keeps the model busy.
+Chat questions run on the engine's queue like any request; what a chat turn is lives in `chat`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import uuid
 from dataclasses import asdict
 from typing import Any, TypeVar
@@ -25,16 +27,21 @@ from pydantic import BaseModel, ValidationError
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from . import __version__, wire
-from .engine import Completion
-from .engine_service import EngineService, Ticket
+from . import __version__, chat, wire
+from .assistant import UpdateCallback
+from .config import CodeGen
+from .conversation import Conversation, server_notebook_key
+from .engine import Completion, Engine
+from .engine_service import EngineService, Ticket, Work
 from .errors import CodeGenError
 from .model_store import EngineSettings
 
 AUTH_RESOURCE = "codegen"
 SERVICE_KEY = "codegen_service"
 DEFAULTS_KEY = "codegen_defaults"
-"""web_app.settings keys: the EngineService, and the server's (model spec, EngineSettings) from its CodeGen config."""
+CONFIG_KEY = "codegen_config"
+"""web_app.settings keys: the EngineService, the server's (model spec, EngineSettings) from its CodeGen config, and
+that CodeGen config itself (generation defaults and the conversation folder for chats)."""
 
 UNKNOWN_ID = "No request with this id is queued or running (it may have finished), so nothing was cancelled."
 DUPLICATE_ID = "A request with this id is already queued or running; give every request a new id."
@@ -79,9 +86,44 @@ class _ServiceMixin:
     def service(self) -> EngineService:
         return self.settings[SERVICE_KEY]
 
+    @property
+    def config(self) -> CodeGen:
+        return self.settings[CONFIG_KEY]
+
     def choice(self, choice: wire.ModelChoice) -> tuple[str, EngineSettings]:
         spec, defaults = self.settings[DEFAULTS_KEY]
         return choice.resolve(spec, defaults)
+
+    @property
+    def root_dir(self) -> str:
+        """Where notebook paths start: the kernel manager's root, from which the kernels' JPY_SESSION_NAME is made."""
+        manager = self.settings.get("kernel_manager")
+        return getattr(manager, "root_dir", None) or self.settings.get("server_root_dir") or "."
+
+    def conversation(self, path: str) -> Conversation:
+        return chat.notebook_conversation(path, self.root_dir, self.config.conversation_dir or None)
+
+    def chat_work(self, request: wire.ChatRequest, on_update: UpdateCallback | None = None) -> Work[wire.ChatDone]:
+        """What a chat request does when its turn on the engine comes: the whole turn, recorded, as a ChatDone."""
+        options = request.options.generation_options() if request.options else self.config.generation_options()
+        max_context = self.config.max_context_tokens
+        conversation_dir = self.config.conversation_dir or None
+        root = self.root_dir
+
+        def work(engine: Engine, cancel: threading.Event) -> wire.ChatDone:
+            conversation = chat.notebook_conversation(request.path, root, conversation_dir)
+            result = chat.ask(
+                engine, conversation, request.message, options, snapshot=request.snapshot,
+                max_context_tokens=max_context, on_update=on_update, cancel=cancel,
+            )
+            answer = result.answer
+            return wire.ChatDone(
+                id=request.id, answer=answer.code, cells=answer.cells,
+                notes=answer.notes + ([result.warning] if result.warning else []), cancelled=answer.cancelled,
+                model=engine.name, turn=result.turn_number, prompt=answer.prompt if request.show_prompt else None,
+            )
+
+        return work
 
 
 class _RestHandler(_ServiceMixin, APIHandler):
@@ -169,6 +211,57 @@ class ScoreHandler(_QueuedRestHandler):
         self.send(wire.ScoreReply(id=request.id, scores=scores))
 
 
+class ChatHandler(_QueuedRestHandler):
+    """One chat question, answered whole (the WebSocket streams the same answer)."""
+
+    @web.authenticated
+    @authorized("execute")
+    async def post(self) -> None:
+        request = self.read(wire.ChatRequest)
+        spec, settings = self.choice(request.model)
+        client = request.client or f"rest {self.current_user.username}"
+        self.ticket = self.service.submit(spec, settings, client, self.chat_work(request), request.id)
+        self.send(await self.outcome(self.ticket))
+
+
+class ConversationHandler(_RestHandler):
+    """A notebook's conversation, which its kernel's magics and the chat share: read it (GET) or reset it (DELETE,
+    keeping a backup as `%codegen --reset` does)."""
+
+    def notebook(self) -> str:
+        path = self.get_query_argument("path", "").strip()
+        if not path:
+            raise web.HTTPError(400, "Say which notebook with ?path=<the notebook's path under the server's root>.")
+        return path
+
+    def reply(self, path: str, conversation: Conversation) -> None:
+        self.send(
+            wire.ConversationOut(
+                path=path, key=server_notebook_key(path, self.root_dir),
+                turns=[wire.TurnOut.of(t) for t in conversation.turns], warning=conversation.warning,
+            )
+        )
+
+    @web.authenticated
+    @authorized("read")
+    def get(self) -> None:
+        path = self.notebook()
+        self.reply(path, self.conversation(path))
+
+    @web.authenticated
+    @authorized("write")
+    def delete(self) -> None:
+        path = self.notebook()
+        conversation = self.conversation(path)
+        try:
+            conversation.reset()
+        except OSError as err:
+            raise web.HTTPError(
+                500, f"Could not reset the conversation ({err.strerror or err}); check that its folder is writable."
+            ) from None
+        self.reply(path, conversation)
+
+
 class StreamHandler(_ServiceMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """One connection per client; requests on it are told apart by their ids.
 
@@ -213,7 +306,38 @@ class StreamHandler(_ServiceMixin, WebSocketMixin, WebSocketHandler, JupyterHand
         if request.id in self._tickets:
             self.emit(wire.Failed(id=request.id, message=DUPLICATE_ID))
             return
-        self.start(request)
+        if isinstance(request, wire.ChatRequest):
+            self.start_chat(request)
+        else:
+            self.start(request)
+
+    def start_chat(self, request: wire.ChatRequest) -> None:
+        """Streams the answer as Delta events (index 0) of the raw text, then one ChatDone with the cleaned code."""
+        loop, rid = self._loop, request.id
+        sent = [0]
+
+        def on_update(text_so_far: str) -> None:  # on the engine's thread
+            delta, sent[0] = text_so_far[sent[0]:], len(text_so_far)
+            if delta:
+                loop.call_soon_threadsafe(self.emit, wire.Delta(id=rid, index=0, text=delta))
+
+        spec, settings = self.choice(request.model)
+        ticket = self.service.submit(
+            spec, settings, request.client or self._client, self.chat_work(request, on_update), rid
+        )
+        self._tickets[rid] = ticket
+        self.emit(wire.Queued(id=rid, ahead=ticket.ahead))
+        ticket.future.add_done_callback(lambda _: loop.call_soon_threadsafe(self.finish_chat, ticket))
+
+    def finish_chat(self, ticket: Ticket) -> None:
+        self._tickets.pop(ticket.request_id, None)
+        future = ticket.future
+        if future.cancelled():
+            self.emit(wire.ChatDone(id=ticket.request_id, answer="", cancelled=True))
+        elif future.exception() is not None:
+            self.emit(wire.Failed(id=ticket.request_id, message=failure_sentence(future.exception())))
+        else:
+            self.emit(future.result())
 
     def start(self, request: wire.GenerateRequest) -> None:
         spec, settings = self.choice(request.model)
@@ -271,6 +395,8 @@ def routes(base_url: str) -> list[tuple[str, type]]:
         (url_path_join(base, "model"), ModelHandler),
         (url_path_join(base, "generate"), GenerateHandler),
         (url_path_join(base, "score"), ScoreHandler),
+        (url_path_join(base, "chat"), ChatHandler),
+        (url_path_join(base, "conversation"), ConversationHandler),
         (url_path_join(base, "stream"), StreamHandler),
     ]
 

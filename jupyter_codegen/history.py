@@ -38,7 +38,7 @@ def history_cells(shell: Any, since: int = 0) -> list[Cell]:
         outputs = out if isinstance(out, dict) else {}
     cells = []
     for count in range(max(since, 0) + 1, len(inputs)):
-        cell = _cell_from_input(shell, inputs[count])
+        cell = cell_from_source(inputs[count], shell)
         if cell is None:
             continue
         if cell.kind == "code" and count in outputs:
@@ -47,7 +47,9 @@ def history_cells(shell: Any, since: int = 0) -> list[Cell]:
     return cells
 
 
-def _cell_from_input(shell: Any, source: str) -> Cell | None:
+def cell_from_source(source: str, shell: Any = None) -> Cell | None:
+    """One cell's source as the model reads it: Python without IPython-only lines, a %%markdown body as text; None
+    for what the model should not read (blank cells, the assistant's own turns, bodies in other languages)."""
     if not source or not source.strip():
         return None
     first, _, body = source.lstrip("\n").partition("\n")

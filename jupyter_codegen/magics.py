@@ -1,13 +1,16 @@
 """`%%codegen` and `%%infill`: thin IPython edges over `assistant`.
 
-They parse flags, gather the notebook's context from the kernel, show the answer as it streams, insert it as the
-next cell, and record the turn. Errors the user can act on are one sentence on stderr; the cell's text and the
-conversation are never lost.
+They parse flags, gather the notebook's context (the frontend's live snapshot of the notebook when it sent one for
+this cell, else the kernel's history), show the answer as it streams, have it inserted (by the JupyterLab extension
+when it is there, else as IPython's next cell), and record the turn. Errors the user can act on are one sentence on
+stderr; the cell's text and the conversation are never lost.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -15,17 +18,42 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from . import assistant, display
 from .config import CodeGen
-from .conversation import Conversation, Turn, conversation_path, notebook_key
+from .context import Cell
+from .conversation import Conversation, Turn, adopt_legacy_file, conversation_path, notebook_key
 from .engine import Engine
 from .errors import CodeGenError
+from .frontend_protocol import cells_bundle
 from .history import history_cells
-from .service_client import engine_for
+from .kernel_comm import FrontendLink
+from .notebook_context import live_context
+from .service_client import engine_for, find_server
 from .variables import summarize_namespace
 
 
 def _has_notebook_identity(shell) -> bool:
     """Only a kernel that knows its notebook can find its conversation again after a restart."""
     return "JPY_SESSION_NAME" in os.environ or bool(shell.user_ns.get("__vsc_ipynb_file__"))
+
+
+def _server_root() -> str | None:
+    """The root folder of the Jupyter server that started this kernel, which relative session names are under."""
+    try:
+        server = find_server()
+    except Exception:  # noqa: BLE001 - only a help to resolve a relative path
+        return None
+    return server.root_dir if server is not None and server.root_dir else None
+
+
+@dataclass
+class _Gathered:
+    """The context of one run: the cells around the request, the variables, and the run's frontend (if any)."""
+
+    before: list[Cell]
+    after: list[Cell] = field(default_factory=list)
+    variables: str | None = None
+    capabilities: frozenset[str] | None = None
+    """What the frontend that sent this run's snapshot can do; None when no frontend spoke for this run."""
+    cell_id: str | None = None
 
 
 @magics_class
@@ -35,23 +63,44 @@ class CodeGenMagics(Magics):
         self.settings = CodeGen(parent=shell)
         self._conversation: Conversation | None = None
         self._since = 0
+        self._last_own: Turn | None = None
+        """The last turn this kernel added: turns after it in the file were added by others (see `unrecorded`)."""
         self.last_answer: assistant.Answer | None = None
+        self.last_bundle = None
         self._announced: set[int] = set()
+        self._running: tuple[str | None, str] = (None, "")
+        """(cell id, source) of the cell that runs now, from IPython's pre_run_cell event."""
+        self.link = FrontendLink(self._key)
 
     # -- state ------------------------------------------------------------------------------------------------
 
+    def _key(self) -> str | None:
+        if not _has_notebook_identity(self.shell):
+            return None
+        return notebook_key(os.environ, self.shell.user_ns, os.getcwd(), _server_root())
+
     @property
     def conversation(self) -> Conversation:
+        """This notebook's conversation, read again when another process (a second kernel, the chat) changed it."""
         if self._conversation is None:
-            if _has_notebook_identity(self.shell):
+            key = self._key()
+            if key is not None:
                 root = Path(self.settings.conversation_dir).expanduser() if self.settings.conversation_dir else None
-                key = notebook_key(os.environ, self.shell.user_ns, os.getcwd())
-                self._conversation = Conversation.load(conversation_path(key, root))
+                path = conversation_path(key, root)
+                legacy = (os.environ.get("JPY_SESSION_NAME") or "").strip()
+                if legacy and legacy != key:
+                    adopt_legacy_file(path, conversation_path(legacy, root))
+                self._conversation = Conversation.load(path)
                 if self._conversation.warning:
                     display.error(self._conversation.warning)
             else:
                 self._conversation = Conversation()
+        else:
+            self._conversation.refresh()
         return self._conversation
+
+    def on_pre_run_cell(self, info) -> None:
+        self._running = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
 
     def _engine(self, model: str | None) -> Engine:
         engine, why_not_shared = engine_for(
@@ -69,13 +118,27 @@ class CodeGenMagics(Magics):
                 display.error(warning)
         return engine
 
-    def _context(self):
-        cells = self.conversation.as_cells(history_cells(self.shell, since=self._since))
-        return cells, summarize_namespace(self.shell.user_ns, exclude=self.shell.user_ns_hidden)
+    def _ran_since(self) -> list[Cell]:
+        """Cells run since this kernel's last turn, without those the conversation recorded already."""
+        return self.conversation.unrecorded(history_cells(self.shell, since=self._since), self._last_own)
 
-    def _record(self, request: str, answer: assistant.Answer, kind: str, engine: Engine) -> None:
-        cells_before = history_cells(self.shell, since=self._since)
-        self.conversation.add(Turn(request=request, answer=answer.code, kind=kind, cells_before=cells_before, model=engine.name))
+    def _context(self) -> _Gathered:
+        """The frontend's snapshot of the notebook when it sent one for this very cell; else kernel history."""
+        cell_id, source = self._running
+        variables = summarize_namespace(self.shell.user_ns, exclude=self.shell.user_ns_hidden)
+        snapshot = self.link.take_snapshot(cell_id, source)
+        conversation = self.conversation
+        if snapshot is None:
+            return _Gathered(conversation.as_cells(self._ran_since()), [], variables, None, cell_id)
+        live = live_context(snapshot, conversation.turns, include_current=False)
+        return _Gathered(live.before, live.after, variables, self.link.capabilities(), cell_id or snapshot.cell_id)
+
+    def _record(self, request: str, answer: assistant.Answer, kind: str, engine: Engine, cell_id: str | None) -> None:
+        turn = Turn(
+            request=request, answer=answer.code, kind=kind, cells_before=self._ran_since(), model=engine.name,
+            cell_id=cell_id or "",
+        )
+        self._last_own = self.conversation.add(turn)
         self._since = self._current_cell()
         if self.conversation.warning:
             display.error(self.conversation.warning)
@@ -84,14 +147,27 @@ class CodeGenMagics(Magics):
         """History index of the running cell: IPython stores a cell's input before running it."""
         return len(self.shell.history_manager.input_hist_raw) - 1
 
-    def _finish(self, answer: assistant.Answer, live: display.LiveCode, show_prompt: bool) -> None:
+    def _finish(
+        self, answer: assistant.Answer, live: display.LiveCode, show_prompt: bool, kind: str, gathered: _Gathered,
+        engine: Engine, replace_cell: bool = False,
+    ) -> None:
+        """Shows the answer for good, with the bundle that tells the frontend what to insert; the kernel inserts
+        (set_next_input) only when no extension spoke for this run, so the cells never arrive twice."""
         self.last_answer = answer
-        live.final(answer.code)
+        bundle = cells_bundle(
+            generation_id=uuid.uuid4().hex, kind=kind, code=answer.code, cells=answer.cells,
+            insert_enabled=self.settings.insert, capabilities=gathered.capabilities, replace_cell=replace_cell,
+            source_cell_id=gathered.cell_id, fills=answer.fills if kind == "infill" else None,
+            marker=self.settings.infill_marker if kind == "infill" else None, cancelled=answer.cancelled,
+            model=engine.name,
+        )
+        self.last_bundle = bundle
+        live.final(answer.code, bundle)
         for text in answer.notes:
             display.note(text)
         if show_prompt:
             display.note("Prompt sent to the model:\n" + answer.prompt)
-        if self.settings.insert and answer.code.strip():
+        if bundle.insert == "kernel":
             self.shell.set_next_input(answer.code, replace=False)
 
     def _live(self) -> display.LiveCode:
@@ -119,8 +195,14 @@ class CodeGenMagics(Magics):
             return
         if args.reset:
             had = len(self.conversation)
-            self.conversation.reset()
-            self._since = self._current_cell()
+            try:
+                self.conversation.reset()
+            except OSError as err:
+                display.error(
+                    f"Could not reset the conversation ({err.strerror or err}); check that its folder is writable."
+                )
+                return
+            self._since, self._last_own = self._current_cell(), None
             display.note(f"Conversation reset ({had} turns forgotten).")
         if args.history:
             display.note(self.conversation.transcript())
@@ -132,20 +214,21 @@ class CodeGenMagics(Magics):
         live = self._live()
         try:
             engine = self._engine(args.model)
-            before, variables = self._context()
+            gathered = self._context()
             options = self.settings.generation_options(
                 n=args.n, temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed
             )
+            # Cells below the request are not shown: the prompt ends where the answer goes, as the model was trained.
             answer = assistant.codegen(
-                engine, request, before, options, variables=variables,
+                engine, request, gathered.before, options, variables=gathered.variables,
                 max_context_tokens=self.settings.max_context_tokens, on_update=live.update,
             )
         except CodeGenError as exc:
             display.error(str(exc))
             return
-        self._finish(answer, live, args.show_prompt)
+        self._finish(answer, live, args.show_prompt, "codegen", gathered, engine)
         if not answer.cancelled:
-            self._record(request.strip(), answer, "codegen", engine)
+            self._record(request.strip(), answer, "codegen", engine, gathered.cell_id)
 
     @magic_arguments()
     @argument("--model", help="Model for this cell (see CodeGen.model).")
@@ -169,14 +252,15 @@ class CodeGenMagics(Magics):
         live = self._live()
         try:
             engine = self._engine(args.model if args else None)
-            before, variables = self._context()
+            gathered = self._context()
             options = self.settings.generation_options(
                 n=args.n if args else None,
                 temperature=args.temperature if args else None,
                 max_new_tokens=args.max_new_tokens if args else None,
             )
             answer = assistant.infill(
-                engine, code, self.settings.infill_marker, before, [], options, variables=variables,
+                engine, code, self.settings.infill_marker, gathered.before, gathered.after, options,
+                variables=gathered.variables,
                 method=(args.method if args and args.method else self.settings.infill_method),
                 candidates=self.settings.rerank_candidates, max_context_tokens=self.settings.max_context_tokens,
                 on_update=live.update,
@@ -184,18 +268,28 @@ class CodeGenMagics(Magics):
         except CodeGenError as exc:
             display.error(str(exc))
             return
-        self._finish(answer, live, bool(args and args.show_prompt))
+        show_prompt = bool(args and args.show_prompt)
+        self._finish(answer, live, show_prompt, "infill", gathered, engine, replace_cell=cell is not None)
         if not answer.cancelled:
-            self._record(code, answer, "infill", engine)
+            self._record(code, answer, "infill", engine, gathered.cell_id)
 
 
 def load_ipython_extension(ipython) -> None:
     magics = CodeGenMagics(ipython)
     ipython.register_magics(magics)
     ipython.configurables.append(magics.settings)
+    ipython.events.register("pre_run_cell", magics.on_pre_run_cell)
+    magics.link.register(ipython)
 
 
 def unload_ipython_extension(ipython) -> None:
+    magics = ipython.magics_manager.registry.get("CodeGenMagics")
+    if magics is not None:
+        try:
+            ipython.events.unregister("pre_run_cell", magics.on_pre_run_cell)
+        except ValueError:
+            pass
+        magics.link.unregister()
     for configurable in list(ipython.configurables):
         if isinstance(configurable, CodeGen):
             ipython.configurables.remove(configurable)

@@ -75,6 +75,8 @@ class ServerInfo:
     """The server's base url, ending with a slash."""
     token: str
     pid: int
+    root_dir: str = ""
+    """The server's root folder: notebook paths relative to it are what its frontends and sessions use."""
 
     def api(self, endpoint: str) -> str:
         return f"{self.url}{wire.API_PATH}/{endpoint}"
@@ -96,7 +98,10 @@ def server_info(info: dict[str, Any]) -> ServerInfo | None:
     scheme = "https" if info.get("secure") else "http"
     base = "/" + str(info.get("base_url") or "/").strip("/")
     base = base if base.endswith("/") else base + "/"
-    return ServerInfo(f"{scheme}://{host}:{info['port']}{base}", str(info.get("token") or ""), int(info.get("pid", 0)))
+    return ServerInfo(
+        f"{scheme}://{host}:{info['port']}{base}", str(info.get("token") or ""), int(info.get("pid", 0)),
+        str(info.get("root_dir") or ""),
+    )
 
 
 def find_server(environ: dict[str, str] | None = None, runtime_dir: str | Path | None = None) -> ServerInfo | None:

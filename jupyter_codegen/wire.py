@@ -4,9 +4,10 @@ Typed with pydantic so both sides validate what they read: a malformed message b
 traceback in the server. Every request and every event carries the request's id, so a client that gave up on a
 request (cancelled, timed out) recognises and drops the replies that still arrive for it.
 
-REST (one-shot): GET status -> Status; POST model -> ModelInfo; POST generate -> Done; POST score -> ScoreReply.
-WebSocket (streaming): the client sends GenerateRequest and CancelRequest; the server answers with Queued, then
-Delta events, then one Done or one Failed per request.
+REST (one-shot): GET status -> Status; POST model -> ModelInfo; POST generate -> Done; POST score -> ScoreReply;
+POST chat (ChatRequest) -> ChatDone; GET conversation?path=P -> ConversationOut; DELETE conversation?path=P resets it.
+WebSocket (streaming): the client sends GenerateRequest, ChatRequest and CancelRequest; the server answers with
+Queued, then Delta events, then one Done (ChatDone for a chat) or one Failed per request.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from .conversation import Turn
 from .engine import Completion, GenerationOptions
+from .frontend_protocol import Snapshot
 from .model_store import EngineSettings
 
 API_PATH = "codegen/api"
@@ -113,6 +116,24 @@ class GenerateRequest(_Message):
     options: Options = Options()
 
 
+class ChatRequest(_Message):
+    """A sidebar chat question about one notebook; the answer is recorded in that notebook's conversation."""
+
+    type: Literal["chat"] = "chat"
+    id: RequestId
+    client: str | None = None
+    path: str = Field(min_length=1, max_length=4096)
+    """The notebook's path relative to the server's root, as the frontend knows it (e.g. "reports/q3.ipynb")."""
+    message: str = Field(min_length=1, max_length=100_000)
+    snapshot: Snapshot | None = None
+    """The notebook as on screen; its cell_id is the active cell (the answer is meant to go below it)."""
+    model: ModelChoice = ModelChoice()
+    options: Options | None = None
+    """None: the server's own CodeGen settings (n, temperature, max_new_tokens, ...)."""
+    show_prompt: bool = False
+    """Also send back exactly what the model read."""
+
+
 class CancelRequest(_Message):
     type: Literal["cancel"] = "cancel"
     id: RequestId
@@ -183,6 +204,47 @@ class Failed(_Message):
     """One sentence saying what to do."""
 
 
+class ChatDone(_Message):
+    type: Literal["chat_done"] = "chat_done"
+    id: RequestId
+    answer: str
+    """The code, cleaned as the magics clean it."""
+    cells: list[str] = Field(default_factory=list)
+    """The answer split into cells (what "Insert below" inserts)."""
+    notes: list[str] = Field(default_factory=list)
+    """Sentences for the user (context left out, token limit reached, a save that failed)."""
+    cancelled: bool = False
+    model: str = ""
+    turn: int | None = None
+    """1-based number of the turn recorded in the notebook's conversation; None when nothing was recorded."""
+    prompt: str | None = None
+
+
+class TurnOut(_Message):
+    request: str
+    answer: str
+    kind: str
+    created: str = ""
+    model: str = ""
+    cell_id: str = ""
+
+    @classmethod
+    def of(cls, turn: Turn) -> "TurnOut":
+        return cls(
+            request=turn.request, answer=turn.answer, kind=turn.kind, created=turn.created, model=turn.model,
+            cell_id=turn.cell_id,
+        )
+
+
+class ConversationOut(_Message):
+    path: str
+    """The notebook's path as asked for."""
+    key: str
+    """The key the notebook's kernel uses too (its absolute path)."""
+    turns: list[TurnOut]
+    warning: str | None = None
+
+
 class ScoreReply(_Message):
     id: RequestId
     scores: list[float]
@@ -218,8 +280,8 @@ class Status(_Message):
     engines: list[EngineStatus] = Field(default_factory=list)
 
 
-ClientMessage = Annotated[Union[GenerateRequest, CancelRequest], Field(discriminator="type")]
-ServerEvent = Annotated[Union[Queued, Delta, Done, Failed], Field(discriminator="type")]
+ClientMessage = Annotated[Union[GenerateRequest, ChatRequest, CancelRequest], Field(discriminator="type")]
+ServerEvent = Annotated[Union[Queued, Delta, Done, ChatDone, Failed], Field(discriminator="type")]
 client_message = TypeAdapter(ClientMessage)
 server_event = TypeAdapter(ServerEvent)
 

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -8,9 +9,13 @@ from jupyter_codegen.conversation import (
     SCHEMA_VERSION,
     Conversation,
     Turn,
+    adopt_legacy_file,
     backup_path,
     conversation_path,
+    lock_path,
     notebook_key,
+    server_notebook_key,
+    session_path,
 )
 
 
@@ -29,7 +34,7 @@ def _turns() -> list[Turn]:
             kind="infill",
             model="incoder-1B",
         ),
-        Turn(request="now plot it\nby month", answer="df.plot()", kind="chat"),
+        Turn(request="now plot it\nby month", answer="df.plot()", kind="chat", cell_id="c-7"),
     ]
 
 
@@ -181,12 +186,78 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
         conversation.save()
 
 
-def test_two_writers_last_wins_and_file_stays_valid(tmp_path):
+def test_two_writers_keep_both_turns_and_see_each_other(tmp_path):
+    """A kernel and the server's chat hold the same file: each re-reads it before adding, and before use."""
     path = tmp_path / "nb.json"
-    first, second = Conversation.load(path), Conversation.load(path)
-    first.add(Turn(request="from kernel 1", answer="a"))
-    second.add(Turn(request="from kernel 2", answer="b"))
-    assert [t.request for t in Conversation.load(path).turns] == ["from kernel 2"]
+    kernel, chat = Conversation.load(path), Conversation.load(path)
+    kernel.add(Turn(request="from the kernel", answer="a"))
+    chat.add(Turn(request="from the chat", answer="b", kind="chat"))
+    assert [t.request for t in Conversation.load(path).turns] == ["from the kernel", "from the chat"]
+    assert [c.source for c in kernel.as_cells() if c.kind == "request"] == ["from the kernel", "from the chat"]
+    assert len(kernel) == 2 and "from the chat" in kernel.transcript()
+    chat.reset()
+    assert len(kernel) == 0 and kernel.as_cells() == []
+    assert [t.request for t in Conversation.load(backup_path(path)).turns] == ["from the kernel", "from the chat"]
+
+
+def test_refresh_is_a_no_op_when_the_file_did_not_change(tmp_path, monkeypatch):
+    path = tmp_path / "nb.json"
+    conversation = Conversation.load(path)
+    conversation.add(Turn(request="r", answer="a"))
+    monkeypatch.setattr("jupyter_codegen.conversation._read", lambda p: pytest.fail("read again without a change"))
+    assert conversation.refresh() is False and len(conversation) == 1
+
+
+def _add_many(path: str, writer: int, count: int) -> None:
+    conversation = Conversation.load(Path(path))
+    for i in range(count):
+        conversation.add(Turn(request=f"{writer}-{i}", answer="x"))
+
+
+def test_concurrent_writers_in_separate_processes_lose_no_turn(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "nb.json"
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_add_many, args=(str(path), w, 15)) for w in range(4)]
+    for p in writers:
+        p.start()
+    for p in writers:
+        p.join(60)
+        assert p.exitcode == 0
+    requests = [t.request for t in Conversation.load(path).turns]
+    assert sorted(requests) == sorted(f"{w}-{i}" for w in range(4) for i in range(15))
+    for w in range(4):  # each writer's turns in its own order
+        mine = [r for r in requests if r.startswith(f"{w}-")]
+        assert mine == [f"{w}-{i}" for i in range(15)]
+    assert lock_path(path).exists() and _leftovers(tmp_path) == []
+
+
+def test_a_turn_that_could_not_be_saved_survives_a_re_read(tmp_path, monkeypatch):
+    path = tmp_path / "nb.json"
+    kernel = Conversation.load(path)
+    real_replace = os.replace
+    monkeypatch.setattr("jupyter_codegen.conversation.os.replace", lambda a, b: (_ for _ in ()).throw(OSError(13, "denied")))
+    kernel.add(Turn(request="unsaved", answer="a"))
+    assert "kept in memory" in kernel.warning
+    monkeypatch.setattr("jupyter_codegen.conversation.os.replace", real_replace)
+    Conversation.load(path).add(Turn(request="from the chat", answer="b", kind="chat"))
+    assert [c.source for c in kernel.as_cells() if c.kind == "request"] == ["from the chat", "unsaved"]
+    kernel.add(Turn(request="next", answer="c"))  # the next save writes the kept turn too
+    assert [t.request for t in Conversation.load(path).turns] == ["from the chat", "unsaved", "next"]
+
+
+def test_a_file_corrupted_under_a_running_kernel_keeps_the_turns_it_knows(tmp_path):
+    path = tmp_path / "nb.json"
+    kernel = Conversation.load(path)
+    kernel.add(Turn(request="r", answer="a"))
+    path.write_text("{broken", encoding="utf-8")
+    assert [t.request for t in kernel.turns] == ["r"] and kernel.refresh()
+    assert [t.request for t in kernel.turns] == ["r"]
+    assert "the turns this process knows are kept" in kernel.warning
+    assert (tmp_path / "nb.json.corrupt").read_text() == "{broken"
+    kernel.add(Turn(request="s", answer="b"))
+    assert [t.request for t in Conversation.load(path).turns] == ["r", "s"]
 
 
 def test_as_cells_order():
@@ -290,3 +361,81 @@ def test_an_answer_the_user_ran_shows_once_with_its_output():
         ("request", "now the columns", None),
         ("code", "df.columns", "Index(['a'])"),
     ]
+
+
+def test_an_answer_inserted_as_several_cells_and_run_piece_by_piece_shows_once():
+    conversation = Conversation([Turn(request="load and plot", answer="df = load()\n# %%\ndf.plot()")])
+    cells = conversation.as_cells([Cell("code", "df = load()"), Cell("code", "df.plot()", output="<Axes>")])
+    assert [(c.kind, c.source, c.output) for c in cells] == [
+        ("request", "load and plot", None),
+        ("code", "df = load()", None),
+        ("code", "df.plot()", "<Axes>"),
+    ]
+
+
+# --- after a kernel restart -----------------------------------------------------------------------------------
+
+
+def test_cells_run_again_after_a_restart_are_not_repeated():
+    """Restart + run all: the cells the turns recorded before the restart run again; they show once, in place."""
+    saved = Conversation([Turn(request="req1", answer="code1", cells_before=[Cell("code", "setup = 1")])])
+    ran = [Cell("code", "setup = 1"), Cell("code", "code1", output="1"), Cell("code", "new = 2")]
+    cells = saved.as_cells(saved.unrecorded(ran))
+    assert [(c.kind, c.source, c.output) for c in cells] == [
+        ("code", "setup = 1", None),
+        ("request", "req1", None),
+        ("code", "code1", "1"),
+        ("code", "new = 2", None),
+    ]
+
+
+def test_answers_of_earlier_turns_run_again_after_a_restart_are_not_repeated():
+    saved = Conversation(
+        [
+            Turn(request="req1", answer="a = 1", cells_before=[Cell("code", "import os")]),
+            Turn(request="req2", answer="b = 2", cells_before=[Cell("code", "a = 1")]),
+        ]
+    )
+    ran = [Cell("code", "import os"), Cell("code", "a = 1"), Cell("code", "b = 2", output="2")]
+    assert [c.source for c in saved.as_cells(saved.unrecorded(ran))] == ["import os", "req1", "a = 1", "req2", "b = 2"]
+
+
+def test_a_cell_run_again_after_this_kernels_own_turn_is_new():
+    own = Turn(request="req1", answer="x = 1", cells_before=[Cell("code", "df.head()", output="old")], created="t1")
+    conversation = Conversation([own])
+    ran = [Cell("code", "df.head()", output="new")]
+    assert conversation.unrecorded(ran, last_own=own) == ran
+    # ... but not when the turn was saved by an earlier kernel (or another process) since this kernel's last turn.
+    chat = Turn(request="q", answer="y = 2", kind="chat", cells_before=[Cell("code", "df.head()")], created="t2")
+    conversation.turns.append(chat)
+    assert conversation.unrecorded(ran, last_own=own) == []
+
+
+# --- the same key in the kernel and in the server --------------------------------------------------------------
+
+
+def test_session_names_become_the_absolute_path_the_server_uses(tmp_path):
+    root = str(tmp_path / "root")
+    expected = server_notebook_key("reports/q3.ipynb", root)
+    assert expected == os.path.join(root, "reports", "q3.ipynb")
+    assert server_notebook_key("/reports//q3.ipynb", root) == expected
+    # JupyterLab names the file: the server gives the kernel <root>/<folder>/<name>.
+    assert session_path(os.path.join(root, "reports", "q3.ipynb"), cwd="/anywhere") == expected
+    assert session_path(os.path.join(root, "reports", ".", "q3.ipynb"), cwd="/anywhere") == expected
+    # A client that did not: the path relative to the root, resolved with the root from the runtime file ...
+    assert session_path("reports/q3.ipynb", cwd="/anywhere", server_root=root) == expected
+    # ... or with the kernel's folder, which the server made the notebook's folder.
+    assert session_path("reports/q3.ipynb", cwd=os.path.join(root, "reports")) == expected
+    assert session_path("q3.ipynb", cwd=root) == server_notebook_key("q3.ipynb", root)
+    assert session_path("reports/q3.ipynb", cwd="/elsewhere") == "reports/q3.ipynb"  # kept as it always was
+    assert notebook_key({"JPY_SESSION_NAME": "reports/q3.ipynb"}, cwd=os.path.join(root, "reports")) == expected
+
+
+def test_a_conversation_kept_under_an_older_key_is_adopted(tmp_path):
+    old, new = conversation_path("reports/q3.ipynb", tmp_path), conversation_path("/root/reports/q3.ipynb", tmp_path)
+    Conversation(path=old).add(Turn(request="r", answer="a"))
+    adopt_legacy_file(new, old)
+    assert not old.exists() and [t.request for t in Conversation.load(new).turns] == ["r"]
+    Conversation(path=old).add(Turn(request="other", answer="b"))
+    adopt_legacy_file(new, old)  # never over an existing file
+    assert old.exists() and [t.request for t in Conversation.load(new).turns] == ["r"]

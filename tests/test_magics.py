@@ -114,3 +114,93 @@ def test_errors_are_one_sentence(shell, magics, tiny_model, capsys):
     assert "has no <FILL> hole" in capsys.readouterr().err
     run(shell, "%%codegen --no-such-flag\nx")
     assert "see %codegen? for the options" in capsys.readouterr().err
+
+
+def _bundles(captured):
+    from jupyter_codegen.frontend_protocol import CELLS_MIME
+
+    return [o.data[CELLS_MIME] for o in captured.outputs if CELLS_MIME in o.data]
+
+
+def test_the_final_output_carries_the_cells_bundle_and_the_kernel_inserts_without_an_extension(shell, magics, tiny_model):
+    from IPython.utils.capture import capture_output
+
+    use(shell, tiny_model("xglm"))
+    with capture_output() as captured:
+        run(shell, "%%codegen\nload sales.csv into a DataFrame")
+    [bundle] = _bundles(captured)
+    assert magics.last_answer.code.strip()
+    assert bundle["kind"] == "codegen" and bundle["insert"] == "kernel" and len(bundle["generation_id"]) == 32
+    assert [c["source"] for c in bundle["cells"]] == [magics.last_answer.code]
+    assert captured.outputs[-1].data["text/plain"] == magics.last_answer.code  # still visible without the extension
+    assert shell.rl_next_input == magics.last_answer.code
+
+
+def test_with_a_fresh_snapshot_the_notebook_on_screen_is_the_context_and_the_extension_inserts(shell, magics, tiny_model):
+    from IPython.utils.capture import capture_output
+
+    from jupyter_codegen.frontend_protocol import INSERT_CELLS, REPLACE_SOURCE
+
+    use(shell, tiny_model("xglm"))
+    magics.link.receive("comm-1", {"type": "hello", "capabilities": [INSERT_CELLS, REPLACE_SOURCE]})
+
+    def run_with_snapshot(request: str):
+        cells = [
+            {"id": "m", "cell_type": "markdown", "source": "## Monthly totals from the ledger"},
+            {"id": "n", "cell_type": "code", "source": "ledger = {'jan': 3}", "execution_count": None},
+            {"id": "r", "cell_type": "code", "source": request},
+        ]
+        magics.link.receive("comm-1", {"type": "snapshot", "cell_id": "r", "cells": cells})
+        with capture_output() as captured:
+            run(shell, request)
+        return _bundles(captured)
+
+    try:
+        # A tiny random model answers some prompts with nothing (then nobody inserts); ask until it answers.
+        for words in ("plot the monthly totals", "sum the ledger", "show the ledger as a table", "count the months"):
+            request = "%%codegen\n" + words
+            [bundle] = run_with_snapshot(request)
+            assert shell.rl_next_input is None
+            if magics.last_answer.code.strip():
+                break
+            assert bundle["insert"] == "none"
+        assert magics.last_answer.code.strip(), "the tiny model answered none of the requests"
+        prompt = magics.last_answer.prompt
+        assert "<text>\nMonthly totals from the ledger\n</text>\n<cell>\nledger = {'jan': 3}\n</cell>\n" in prompt
+        assert bundle["insert"] == "frontend" and bundle["source_cell_id"] == "r"  # inserted once, by the extension
+        assert magics.conversation.turns[-1].request == words and magics.conversation.turns[-1].cell_id == "r"
+        # The snapshot was used once: a re-run without a new one reads kernel history and the kernel inserts.
+        with capture_output() as captured:
+            run(shell, request)
+        assert "Monthly totals from the ledger" not in magics.last_answer.prompt
+        code = magics.last_answer.code
+        assert _bundles(captured)[0]["insert"] == ("kernel" if code.strip() else "none")
+        assert shell.rl_next_input == (code if code.strip() else None)
+    finally:
+        magics.link.closed("comm-1")
+
+
+def test_an_infill_cell_with_a_snapshot_sees_the_cells_below_and_is_replaced_in_place(shell, magics, tiny_model):
+    from IPython.utils.capture import capture_output
+
+    from jupyter_codegen.frontend_protocol import INSERT_CELLS, REPLACE_SOURCE
+
+    use(shell, tiny_model("xglm"))
+    magics.link.receive("comm-2", {"type": "hello", "capabilities": [INSERT_CELLS, REPLACE_SOURCE]})
+    source = "%%infill\ntotal = <FILL>\n"
+    cells = [
+        {"id": "i", "cell_type": "code", "source": source},
+        {"id": "after", "cell_type": "code", "source": "print(total_below_marker)"},
+    ]
+    magics.link.receive("comm-2", {"type": "snapshot", "cell_id": "i", "cells": cells})
+    try:
+        with capture_output() as captured:
+            run(shell, source)
+    finally:
+        magics.link.closed("comm-2")
+    answer = magics.last_answer
+    assert "print(total_below_marker)" in answer.prompt  # the cell below, on the right side of the hole
+    [bundle] = _bundles(captured)
+    assert bundle["kind"] == "infill" and bundle["insert"] == "frontend"
+    assert bundle["replace_source"] == answer.code and bundle["cells"] == [] and bundle["marker"] == "<FILL>"
+    assert bundle["fills"] == answer.fills and shell.rl_next_input is None

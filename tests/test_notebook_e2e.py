@@ -96,3 +96,22 @@ def test_errors_leave_the_kernel_and_conversation_alone(tiny_model, tmp_path):
     too_long = "".join(o.get("text", "") for o in nb.cells[4].outputs if o.get("name") == "stderr")
     assert "shorten the request" in too_long
     assert text_of(nb.cells[5]) == "still alive\n"
+
+
+def test_cells_run_again_after_a_kernel_restart_show_once(tiny_model, tmp_path, monkeypatch):
+    """Restart + run all runs the cells the saved turns recorded again; the prompt must not hold them twice."""
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "restart.ipynb"))
+    setup = "\n".join(
+        [
+            "%load_ext jupyter_codegen",
+            f"%config CodeGen.model = {str(tiny_model('xglm'))!r}",
+            f"%config CodeGen.conversation_dir = {str(tmp_path / 'conversations')!r}",
+            "%config CodeGen.max_new_tokens = 8",
+        ]
+    )
+    execute(notebook(setup, "base = 41", "%%codegen\nadd one to base"), tmp_path)
+    again = notebook(setup, "base = 41", "unrelated = 'new since the restart'", "%%codegen --show-prompt\nnow double it")
+    execute(again, tmp_path)  # a new kernel: what a restart and "run all" give
+    prompt = text_of(again.cells[3])
+    assert prompt.count("base = 41") == 1
+    assert prompt.index("base = 41") < prompt.index("add one to base") < prompt.index("unrelated") < prompt.index("now double it")

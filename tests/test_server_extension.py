@@ -45,7 +45,10 @@ def jp_server_config(model, tmp_path):
     return Config(
         {
             "ServerApp": {"jpserver_extensions": {"jupyter_codegen": True}},
-            "CodeGen": {"model": str(model), "threads": 1, "cache_dir": str(tmp_path / "cache")},
+            "CodeGen": {
+                "model": str(model), "threads": 1, "cache_dir": str(tmp_path / "cache"),
+                "conversation_dir": str(tmp_path / "conversations"), "max_new_tokens": 16,
+            },
         }
     )
 
@@ -103,7 +106,7 @@ async def until_finished(ws, ids: set[str], log: list | None = None) -> dict[str
     while open_ids:
         event = await next_event(ws)
         events.setdefault(event.id, []).append(event)
-        if isinstance(event, (wire.Done, wire.Failed)):
+        if isinstance(event, (wire.Done, wire.ChatDone, wire.Failed)):
             open_ids.discard(event.id)
             if log is not None:
                 log.append(event.id)
@@ -115,11 +118,18 @@ async def until_finished(ws, ids: set[str], log: list | None = None) -> dict[str
 
 @pytest.mark.parametrize(
     "endpoint, body",
-    [("status", None), ("model", {}), ("generate", {"id": "x", "prompt": "x"}), ("score", {"id": "x", "prompt": "x", "continuations": []})],
+    [("status", None), ("model", {}), ("generate", {"id": "x", "prompt": "x"}), ("score", {"id": "x", "prompt": "x", "continuations": []}),
+     ("chat", {"id": "x", "path": "a.ipynb", "message": "x"}), ("conversation", None)],
 )
 def test_every_endpoint_refuses_a_request_without_the_token(run, api, endpoint, body):
     with pytest.raises(tornado.httpclient.HTTPClientError) as refused:
-        run(api(endpoint, body, headers={"Authorization": ""}))
+        run(api(endpoint, body, headers={"Authorization": ""}, params={"path": "a.ipynb"}))
+    assert refused.value.code == 403
+
+
+def test_resetting_a_conversation_needs_the_token_too(run, jp_fetch):
+    with pytest.raises(tornado.httpclient.HTTPClientError) as refused:
+        run(jp_fetch("codegen", "api", "conversation", method="DELETE", params={"path": "a.ipynb"}, headers={"Authorization": ""}))
     assert refused.value.code == 403
 
 
@@ -299,6 +309,138 @@ def test_unknown_duplicate_and_malformed_ids_are_answered_and_the_socket_keeps_w
     assert duplicate == wire.Failed(id="dup", message=DUPLICATE_ID)
     assert isinstance(cancelled, wire.Done) and cancelled.completions[0].finish_reason == "cancelled"
     assert isinstance(after, wire.Done)
+
+
+# -- chat ---------------------------------------------------------------------------------------------------------
+
+
+def conversation_of(run, api, path: str) -> wire.ConversationOut:
+    return wire.ConversationOut.model_validate(run(api("conversation", params={"path": path})))
+
+
+def test_a_chat_question_is_answered_and_recorded_in_the_notebooks_conversation(run, api, jp_root_dir, tmp_path):
+    done = wire.ChatDone.model_validate(
+        run(api("chat", {"id": "c1", "path": "reports/q3.ipynb", "message": "load sales.csv", "show_prompt": True}))
+    )
+    assert done.id == "c1" and done.turn == 1 and not done.cancelled and done.model
+    assert done.prompt.endswith("<text>\nload sales.csv\n</text>\n<cell>\n")
+    conversation = conversation_of(run, api, "reports/q3.ipynb")
+    assert conversation.key == str(jp_root_dir / "reports" / "q3.ipynb")  # what the notebook's kernel uses
+    assert [(t.kind, t.request, t.answer) for t in conversation.turns] == [("chat", "load sales.csv", done.answer)]
+    # The file is the one a kernel of this notebook reads.
+    from jupyter_codegen.conversation import Conversation, conversation_path
+
+    saved = Conversation.load(conversation_path(conversation.key, tmp_path / "conversations"))
+    assert [t.request for t in saved.turns] == ["load sales.csv"]
+    # The second question sees the first; a snapshot puts the notebook on screen in the prompt, and the turn
+    # remembers the active cell.
+    snapshot = {"cell_id": "b", "cells": [
+        {"id": "a", "cell_type": "markdown", "source": "Quarterly *sales*"},
+        {"id": "b", "cell_type": "code", "source": "df = load()", "execution_count": 1},
+        {"id": "c", "cell_type": "code", "source": "below()"},
+    ]}
+    second = wire.ChatDone.model_validate(run(api("chat", {
+        "id": "c2", "path": "reports/q3.ipynb", "message": "now by month", "snapshot": snapshot, "show_prompt": True,
+    })))
+    assert second.turn == 2
+    p = second.prompt
+    assert p.index("Quarterly sales") < p.index("df = load()") < p.index("load sales.csv") < p.index("now by month")
+    assert "below()" not in p
+    [_, turn] = conversation_of(run, api, "reports/q3.ipynb").turns
+    assert turn.cell_id == "b"
+
+
+def test_resetting_a_conversation_over_rest(run, api, jp_fetch):
+    run(api("chat", {"id": "c1", "path": "a.ipynb", "message": "load sales.csv"}))
+    response = run(jp_fetch("codegen", "api", "conversation", method="DELETE", params={"path": "a.ipynb"}))
+    assert wire.ConversationOut.model_validate_json(response.body).turns == []
+    assert conversation_of(run, api, "a.ipynb").turns == []
+    with pytest.raises(tornado.httpclient.HTTPClientError) as missing:
+        run(api("conversation"))
+    assert missing.value.code == 400 and "?path=" in json.loads(missing.value.response.body)["message"]
+
+
+def test_a_chat_answer_streams_over_the_websocket_and_a_stopped_one_is_not_recorded(run, stream, api):
+    async def scenario():
+        ws = await stream()
+        ws.write_message(json.dumps({"type": "chat", "id": "q", "path": "a.ipynb", "message": "load sales.csv",
+                                     "options": {"max_new_tokens": 24, "temperature": 1.0, "seed": 1}}))
+        answered = (await until_finished(ws, {"q"}))["q"]
+        # 32 candidates of up to 128 tokens: long enough to be stopped (candidates are not streamed, only one is).
+        ws.write_message(json.dumps({"type": "chat", "id": "stop", "path": "a.ipynb", "message": "and then?",
+                                     "options": {"n": 32, "max_new_tokens": 200, "temperature": 1.0, "seed": 1}}))
+        assert isinstance(await next_event(ws), wire.Queued)
+        ws.write_message(json.dumps({"type": "cancel", "id": "stop"}))
+        stopped = (await until_finished(ws, {"stop"}))["stop"]
+        return answered, stopped
+
+    answered, stopped = run(scenario())
+    assert isinstance(answered[0], wire.Queued) and isinstance(answered[-1], wire.ChatDone)
+    deltas = [e.text for e in answered[1:-1]]
+    assert deltas and all(isinstance(e, wire.Delta) for e in answered[1:-1])
+    done = answered[-1]
+    assert done.turn == 1 and done.answer.strip() and done.answer.strip()[:8] in "".join(deltas)
+    assert isinstance(stopped[-1], wire.ChatDone) and stopped[-1].cancelled and stopped[-1].turn is None
+    assert [t.request for t in conversation_of(run, api, "a.ipynb").turns] == ["load sales.csv"]
+
+
+def test_a_malformed_chat_is_one_sentence(run, api):
+    with pytest.raises(tornado.httpclient.HTTPClientError) as malformed:
+        run(api("chat", {"id": "x", "path": "a.ipynb"}))
+    assert malformed.value.code == 400 and "malformed at message" in json.loads(malformed.value.response.body)["message"]
+
+
+@pytest.mark.slow
+def test_chat_and_magics_share_one_conversation(run, api, jp_fetch, jp_root_dir, jp_serverapp, model, tmp_path):
+    """A question asked in the chat is a turn the next %%codegen sees, and the reverse: a real kernel started by
+    the server for reports/q3.ipynb, its magics, and the chat endpoint, on one conversation file."""
+    (jp_root_dir / "reports").mkdir()
+    body = {"path": "reports/q3.ipynb", "name": "q3.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
+    session = json.loads(run(jp_fetch("api", "sessions", method="POST", body=json.dumps(body))).body)
+    kc = jp_serverapp.kernel_manager.get_kernel(session["kernel"]["id"]).client()
+    kc.start_channels()
+
+    async def cell(code: str) -> str:
+        """Runs a cell and returns what it printed; awaiting keeps the server's loop free for the kernel's requests."""
+        msg_id = kc.execute(code, store_history=True)
+        text = []
+        while True:
+            msg = await kc.get_iopub_msg(timeout=TIMEOUT)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                text.append(content["text"])
+            elif kind == "error":
+                text.append("\n".join(content["traceback"]))
+            elif kind == "status" and content["execution_state"] == "idle":
+                return "".join(text)
+
+    try:
+        run(kc.wait_for_ready(timeout=TIMEOUT))
+        setup = (
+            "%load_ext jupyter_codegen\n"
+            f"%config CodeGen.model = {str(model)!r}\n%config CodeGen.threads = 1\n%config CodeGen.max_new_tokens = 16\n"
+            f"%config CodeGen.conversation_dir = {str(tmp_path / 'conversations')!r}\n"
+        )
+        assert "Error" not in run(cell(setup))
+        run(api("chat", {"id": "c1", "path": "reports/q3.ipynb", "message": "which regions are in sales.csv?"}))
+        shown = run(cell("%%codegen --show-prompt\nplot the totals per region"), 2 * TIMEOUT)
+        assert "in the Jupyter server" in shown  # the kernel found its server, and its model
+        prompt = shown[shown.index("Prompt sent to the model:"):]
+        assert prompt.index("which regions are in sales.csv?") < prompt.index("plot the totals per region")
+        reply = wire.ChatDone.model_validate(run(api("chat", {
+            "id": "c2", "path": "reports/q3.ipynb", "message": "now as a table", "show_prompt": True,
+        })))
+        assert reply.turn == 3
+        assert reply.prompt.index("which regions") < reply.prompt.index("plot the totals per region") < reply.prompt.index("now as a table")
+        history = run(cell("%codegen --history"))
+        assert "--- Turn 3 (chat" in history and "now as a table" in history
+    finally:
+        kc.stop_channels()
+        run(jp_fetch("api", "sessions", session["id"], method="DELETE"))
+    turns = conversation_of(run, api, "reports/q3.ipynb").turns
+    assert [t.kind for t in turns] == ["chat", "codegen", "chat"]
 
 
 # -- the kernel-side client against the same server ---------------------------------------------------------------

@@ -1,0 +1,70 @@
+"""A sidebar chat question as a turn of its notebook's conversation: the same file, context and prompt as the
+notebook's ``%%codegen`` cells, so a question asked in the chat is a turn the next magic sees, and the reverse.
+
+Plain Python (no server imports): the server's handlers call `ask` on the engine's worker thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import assistant
+from .conversation import Conversation, Turn, conversation_path, server_notebook_key
+from .engine import Engine, GenerationOptions
+from .frontend_protocol import Snapshot
+from .notebook_context import live_context
+
+
+def notebook_conversation(api_path: str, root_dir: str, conversation_dir: str | None = None) -> Conversation:
+    """The conversation of the notebook at `api_path` (relative to the server's root), from the same file the
+    notebook's kernel uses (its key is the notebook's absolute path, as JPY_SESSION_NAME gives it to the kernel)."""
+    root = Path(conversation_dir).expanduser() if conversation_dir else None
+    return Conversation.load(conversation_path(server_notebook_key(api_path, root_dir), root))
+
+
+@dataclass
+class ChatResult:
+    answer: assistant.Answer
+    turn_number: int | None
+    """1-based number of the recorded turn in the conversation; None when nothing was recorded (stopped)."""
+    warning: str | None = None
+
+
+def ask(
+    engine: Engine,
+    conversation: Conversation,
+    message: str,
+    options: GenerationOptions,
+    *,
+    snapshot: Snapshot | None = None,
+    max_context_tokens: int = 2048,
+    on_update: assistant.UpdateCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> ChatResult:
+    """Answers `message` with code, seeing the conversation and the notebook, and records it as a "chat" turn.
+
+    With a snapshot the model reads the notebook as on screen up to the active cell (the answer goes below it),
+    with earlier chat turns in place; the turn records the cells above that the conversation has not seen yet, so a
+    kernel without a frontend (or after a restart) reads them in order too. Without one it reads the conversation
+    as saved. A stopped answer is not recorded, as in the magics.
+    """
+    conversation.refresh()
+    if snapshot is not None:
+        live = live_context(snapshot, conversation.turns, include_current=True)
+        before, cells_before = live.before, conversation.unrecorded(live.above)
+    else:
+        before, cells_before = conversation.as_cells(), []
+    answer = assistant.codegen(
+        engine, message, before, options, max_context_tokens=max_context_tokens, on_update=on_update, cancel=cancel
+    )
+    if answer.cancelled:
+        return ChatResult(answer, None)
+    conversation.add(
+        Turn(
+            request=message.strip(), answer=answer.code, kind="chat", cells_before=cells_before, model=engine.name,
+            cell_id=(snapshot.cell_id or "") if snapshot is not None else "",
+        )
+    )
+    return ChatResult(answer, len(conversation.turns), conversation.warning)

@@ -1,0 +1,74 @@
+"""A chat question as a turn of the notebook's conversation (`chat.ask`), without a server."""
+
+import threading
+
+import pytest
+
+from jupyter_codegen import chat
+from jupyter_codegen.context import Cell
+from jupyter_codegen.conversation import Conversation, Turn
+from jupyter_codegen.engine import GenerationOptions
+from jupyter_codegen.frontend_protocol import Snapshot
+from jupyter_codegen.model_store import EngineSettings, load_engine
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model):
+    return load_engine(str(tiny_model("xglm")), EngineSettings(threads=1))
+
+
+def test_a_chat_turn_records_the_notebook_cells_the_conversation_has_not_seen(engine, tmp_path):
+    path = tmp_path / "nb.json"
+    kernel = Conversation.load(path)
+    kernel.add(Turn(request="load the data", answer="df = load()", cells_before=[Cell("code", "import pandas as pd")]))
+    snapshot = Snapshot.model_validate({"cell_id": "b", "cells": [
+        {"id": "i", "cell_type": "code", "source": "import pandas as pd", "execution_count": 1},
+        {"id": "r", "cell_type": "code", "source": "%%codegen\nload the data", "execution_count": 2},
+        {"id": "a", "cell_type": "code", "source": "df = load()", "execution_count": 3},
+        {"id": "m", "cell_type": "markdown", "source": "Totals by region"},
+        {"id": "b", "cell_type": "code", "source": "df.groupby('region').sum()", "execution_count": None},
+        {"id": "c", "cell_type": "code", "source": "below()"},
+    ]})
+    result = chat.ask(engine, Conversation.load(path), "now as a bar chart", GenerationOptions(max_new_tokens=8),
+                      snapshot=snapshot)
+    assert result.turn_number == 2
+    p = result.answer.prompt
+    assert p.index("load the data") < p.index("Totals by region") < p.index("df.groupby") < p.index("now as a bar chart")
+    assert "below()" not in p
+    turn = kernel.turns[-1] if kernel.refresh() else pytest.fail("the kernel did not see the chat turn")
+    assert (turn.kind, turn.request, turn.cell_id) == ("chat", "now as a bar chart", "b")
+    # The answer of the kernel's turn (run as cell "a") stays for as_cells to place; what was recorded already is not.
+    assert [(c.kind, c.source) for c in turn.cells_before] == [
+        ("code", "df = load()"), ("markdown", "Totals by region"), ("code", "df.groupby('region').sum()"),
+    ]
+    assert [c.source for c in kernel.as_cells()] == [
+        "import pandas as pd", "load the data", "df = load()", "Totals by region", "df.groupby('region').sum()",
+        "now as a bar chart", turn.answer,
+    ]
+
+
+def test_without_a_snapshot_the_chat_reads_the_saved_conversation(engine, tmp_path):
+    conversation = Conversation.load(tmp_path / "nb.json")
+    conversation.add(Turn(request="load the data", answer="df = load()"))
+    result = chat.ask(engine, conversation, "and the columns?", GenerationOptions(max_new_tokens=8))
+    assert result.answer.prompt.index("load the data") < result.answer.prompt.index("and the columns?")
+    assert [t.kind for t in Conversation.load(tmp_path / "nb.json").turns] == ["codegen", "chat"]
+
+
+def test_a_stopped_chat_answer_is_not_recorded(engine, tmp_path):
+    conversation = Conversation.load(tmp_path / "nb.json")
+    stop = threading.Event()
+    stop.set()
+    result = chat.ask(engine, conversation, "anything", GenerationOptions(max_new_tokens=8), cancel=stop)
+    assert result.answer.cancelled and result.turn_number is None
+    assert Conversation.load(tmp_path / "nb.json").turns == []
+
+
+def test_the_server_finds_the_file_the_kernel_uses(tmp_path):
+    from jupyter_codegen.conversation import conversation_path, notebook_key
+
+    root = tmp_path / "root"
+    key = notebook_key({"JPY_SESSION_NAME": str(root / "reports" / "q3.ipynb")}, cwd=str(root / "reports"))
+    Conversation(path=conversation_path(key, tmp_path / "conv")).add(Turn(request="from the kernel", answer="x"))
+    server_side = chat.notebook_conversation("reports/q3.ipynb", str(root), str(tmp_path / "conv"))
+    assert [t.request for t in server_side.turns] == ["from the kernel"]
