@@ -26,6 +26,15 @@ from .train import DEFAULT_OUT, TOKENIZER_FILES
 DEFAULT_TARGET = Path(__file__).resolve().parent.parent / "jupyter_codegen" / "default_model"
 ENGINE_FILES = ("model.onnx", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json", "export.json")
 """What the engine needs: the graph, the tokenizer (and its BOS/EOS/pad names), the context window, the manifest."""
+NOTICE = Path(__file__).resolve().parent / "corpus" / "NOTICE.md"
+"""The licences of the code the weights were trained on travel with the weights."""
+ABOUT = """# jupyter-codegen's embedded default model
+
+A small Llama-style code model trained by the jupyter-codegen project on CPU (real permissive code and executed
+synthetic data-exploration notebooks), exported to ONNX with int8 weights. What it can and cannot do, how it
+was trained and how it measures: `model/README.md` in the project's repository. Training data licences:
+NOTICE.md. Provenance of this export: export.json.
+"""
 
 CHECK_PROMPT_NOTEBOOK = (
     "<| file ext=.ipynb:python |>\n<text>\nLoad the sales data and show the first rows.\n</text>\n<cell>\n"
@@ -60,6 +69,10 @@ def install(onnx_folder: Path, target: Path, provenance: dict) -> Path:
         for name in ENGINE_FILES:
             shutil.copy2(onnx_folder / name, staging / name)
             os.chmod(staging / name, 0o644)  # readable by every user of a shared install
+        shutil.copy2(NOTICE, staging / "NOTICE.md")
+        (staging / "README.md").write_text(ABOUT, encoding="utf-8")
+        for name in ("NOTICE.md", "README.md"):
+            os.chmod(staging / name, 0o644)
         manifest = json.loads((staging / "export.json").read_text(encoding="utf-8"))
         manifest["source"] = provenance.pop("checkpoint", manifest.get("source"))
         manifest.update(provenance)
