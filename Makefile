@@ -9,6 +9,10 @@ export HF_HUB_OFFLINE := 1
 
 .PHONY: test test-fast demo bench eval install llama-cpp clean
 
+# The browser test of the JupyterLab extension (tests/test_lab_browser.py) runs Debian's Chromium, headless; a
+# browser download of a test tool's own does not work here. Installed once, as root (CI and developers are root).
+CHROMIUM := /usr/bin/chromium
+
 # A real third-party OpenAI-compatible server for the remote engine's tests: llama-cpp-python has no Linux
 # wheel on PyPI, so it is built from source once (about 4 minutes on 2 cores) into its own venv; its sdist also
 # carries llama.cpp's converter, which turns a tiny test model into GGUF.
@@ -17,7 +21,8 @@ LLAMA_VENV := .venv-llama
 LLAMA_SRC := .cache/llama_cpp_python-$(LLAMA_CPP_VERSION)
 LLAMA_STAMP := $(LLAMA_VENV)/.installed-$(LLAMA_CPP_VERSION)
 
-$(STAMP): pyproject.toml
+# `pip install` also builds the JupyterLab extension (labextension/, with Node.js 20+ and the npm registry).
+$(STAMP): pyproject.toml labextension/package.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -36,8 +41,12 @@ $(LLAMA_STAMP):
 
 llama-cpp: $(LLAMA_STAMP)
 
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 ## Every test, the slow end-to-end ones included (what CI runs).
-test: $(STAMP) $(LLAMA_STAMP)
+test: $(STAMP) $(LLAMA_STAMP) $(CHROMIUM)
 	CODEGEN_LLAMA_CPP_PYTHON=$(abspath $(LLAMA_VENV)/bin/python) \
 	CODEGEN_LLAMA_CPP_SOURCE=$(abspath $(LLAMA_SRC)/vendor/llama.cpp) \
 	$(PY) -m pytest -ra
@@ -67,4 +76,4 @@ eval: $(STAMP)
 	$(PY) benchmarks/latency_default.py --model $(MODEL)
 
 clean:
-	rm -rf $(VENV) $(LLAMA_VENV) .cache .pytest_cache build dist *.egg-info
+	rm -rf $(VENV) $(LLAMA_VENV) .cache .pytest_cache build dist *.egg-info labextension/node_modules labextension/lib jupyter_codegen/labextension

@@ -1,0 +1,310 @@
+"""The JupyterLab extension in a real browser: a real `jupyter lab` (the extension as `pip install` put it), Debian's
+Chromium driven by Playwright. A `%%codegen` cell's code is inserted below it once (by the extension, which proves the
+snapshot reached the kernel before the execute request; marked in the cells' metadata), a re-run replaces it, and the
+notebook's ordinary undo removes it; an `%%infill` cell is filled in place, undone, and filled again after a kernel
+restart (the comm is opened again).
+
+Needs Chromium at /usr/bin/chromium (`apt-get install chromium`; CODEGEN_CHROMIUM names another) and the `playwright`
+Python package (dev extra; its own browser download is not used). Screenshots go to test-results/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from jupyter_codegen.frontend_protocol import CELLS_MIME
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = os.environ.get("CODEGEN_CHROMIUM", "/usr/bin/chromium")
+RESULTS = Path(__file__).resolve().parent.parent / "test-results"
+TIMEOUT_MS = int(os.environ.get("CODEGEN_BROWSER_TIMEOUT_MS", "180000"))
+REQUESTS = ("load sales.csv into a DataFrame", "plot the revenue of each region", "count the rows")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def notebook_json(*sources: str) -> dict:
+    cells = [
+        {"cell_type": "code", "id": f"cell-{i}", "metadata": {}, "source": s, "outputs": [], "execution_count": None}
+        for i, s in enumerate(sources)
+    ]
+    return {
+        "cells": cells,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+@pytest.fixture
+def lab(tiny_model, tmp_path):
+    """A running `jupyter lab` on a free port with its own config, data and runtime folders, whose server and
+    kernels use the tiny model; yields (base url, token, root folder)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`) or set CODEGEN_CHROMIUM.")
+    model = str(tiny_model("xglm"))
+    root, home = tmp_path / "root", tmp_path / "home"
+    root.mkdir()
+    profile = home / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    # No "get notified about news?" toast over the screenshots.
+    settings = home / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    conversations = tmp_path / "conversations"
+    (profile / "ipython_config.py").write_text(
+        f"c.CodeGen.model = {model!r}\n"
+        f"c.CodeGen.conversation_dir = {str(conversations)!r}\n"
+        "c.CodeGen.max_new_tokens = 16\n"
+    )
+    port, token = free_port(), secrets.token_hex(16)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JPY_")}
+    env.update(
+        IPYTHONDIR=str(home / "ipython"),
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+    )
+    command = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        f"--CodeGen.model={model}", f"--CodeGen.conversation_dir={conversations}", "--CodeGen.max_new_tokens=16",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    log = (tmp_path / "lab.log").open("w")
+    server = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"jupyter lab did not start:\n{(tmp_path / 'lab.log').read_text()[-4000:]}")
+                time.sleep(0.5)
+        yield base, token, root
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def in_browser(lab, name: str, *sources: str, check) -> None:
+    """Writes the notebook `name` with `sources` into the lab's root, opens it in headless Chromium and calls
+    `check(notebook)`; a failure leaves test-results/lab-failure.png."""
+    from playwright.sync_api import sync_playwright
+
+    base, token, root = lab
+    RESULTS.mkdir(exist_ok=True)
+    path = root / name
+    path.write_text(json.dumps(notebook_json(*sources)))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(TIMEOUT_MS)
+            try:
+                page.goto(f"{base}/lab/tree/{name}?token={token}")
+                page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+                page.wait_for_function(
+                    "n => document.querySelectorAll('.jp-Notebook .jp-Cell').length === n", arg=len(sources)
+                )
+                check(Notebook(page, path))
+            except BaseException:
+                page.screenshot(path=str(RESULTS / "lab-failure.png"))
+                raise
+        finally:
+            browser.close()
+
+
+class Notebook:
+    """The open notebook: its cells on the page, and its file."""
+
+    def __init__(self, page, path: Path):
+        self.page, self.path = page, path
+        self.cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+
+    def count(self) -> int:
+        return self.cells.count()
+
+    def wait_for_count(self, n: int) -> None:
+        self.page.wait_for_function("n => document.querySelectorAll('.jp-Notebook .jp-Cell').length === n", arg=n)
+
+    def run(self, index: int) -> None:
+        """Runs cell `index` in place (Ctrl+Enter in command mode) and waits until the kernel is done with it. A key
+        pressed while JupyterLab is still wiring the kernel can be lost: then it is pressed again."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        page = self.page
+        prompt = self.cells.nth(index).locator(".jp-InputArea-prompt")
+        before = prompt.text_content()
+        for _ in range(5):
+            self.cells.nth(index).locator(".jp-InputPrompt").click()
+            page.keyboard.press("Escape")
+            page.keyboard.press("Control+Enter")
+            try:
+                page.wait_for_function(
+                    "([el, before]) => el.textContent !== before || document.querySelector('.jp-Dialog') !== null",
+                    arg=[prompt.element_handle(), before], timeout=5000,
+                )
+            except PlaywrightTimeout:
+                continue
+            dialog = page.locator(".jp-Dialog .jp-mod-accept")
+            if dialog.count():  # run before the kernel was attached: JupyterLab asks which kernel; the default one
+                dialog.click()  # and the cell runs once the kernel has started
+                try:
+                    page.wait_for_function(
+                        "([el, before]) => el.textContent !== before", arg=[prompt.element_handle(), before],
+                        timeout=60000,
+                    )
+                except PlaywrightTimeout:
+                    continue
+            break
+        page.wait_for_function(
+            "([el, before]) => /\\[\\d+\\]/.test(el.textContent) && el.textContent !== before",
+            arg=[prompt.element_handle(), before], timeout=TIMEOUT_MS,
+        )
+
+    def undo(self) -> None:
+        """The notebook's ordinary undo: Z in command mode."""
+        self.page.keyboard.press("Escape")
+        self.page.keyboard.press("z")
+
+    def saved(self) -> dict:
+        """Saves the notebook from the page (Ctrl+S in command mode) and reads the file once it changed on disk."""
+        before = self.path.stat().st_mtime
+        self.page.keyboard.press("Escape")
+        self.page.keyboard.press("Control+s")
+        deadline = time.monotonic() + 60
+        while self.path.stat().st_mtime <= before:
+            assert time.monotonic() < deadline, "the notebook was not saved"
+            time.sleep(0.2)
+        time.sleep(0.3)
+        return json.loads(self.path.read_text())
+
+
+def final_bundle(cell: dict) -> dict:
+    return [o["data"][CELLS_MIME] for o in cell["outputs"] if CELLS_MIME in o.get("data", {})][-1]
+
+
+def test_a_codegen_cell_inserts_its_code_below_once_and_undo_removes_it(lab):
+    in_browser(lab, "analysis.ipynb", "%load_ext jupyter_codegen", f"%%codegen\n{REQUESTS[0]}", check=check_codegen)
+
+
+def check_codegen(notebook: Notebook) -> None:
+    page, cells = notebook.page, notebook.cells
+
+    notebook.run(0)
+    for attempt, request in enumerate(REQUESTS):
+        if attempt:  # the tiny random model answered nothing: ask something else
+            cells.nth(1).locator(".cm-content").click()
+            page.keyboard.press("Control+a")
+            page.keyboard.type(f"%%codegen\n{request}")
+        notebook.run(1)
+        caption = cells.nth(1).locator(".jp-CodegenCells-caption")
+        caption.wait_for()
+        if "not inserted" not in caption.text_content():
+            break
+    else:
+        pytest.fail(f"the tiny model answered none of {REQUESTS}")
+
+    shown = cells.nth(1).locator(".jp-CodegenCells-code").all_text_contents()
+    notebook.wait_for_count(2 + len(shown))
+    time.sleep(1.0)  # a second insertion (set_next_input, a re-render) would come now
+    page.screenshot(path=str(RESULTS / "lab-codegen-cell.png"))
+
+    nb = notebook.saved()
+    bundle = final_bundle(nb["cells"][1])
+    # The snapshot reached the kernel before the execute request, so the extension (not the kernel) inserts.
+    assert bundle["insert"] == "frontend", bundle
+    new = nb["cells"][2:]
+    assert len(new) == len(bundle["cells"]) == len(shown), [c["source"] for c in nb["cells"]]
+    for cell, expected in zip(new, bundle["cells"]):
+        assert "".join(cell["source"]) == expected["source"]
+        meta = cell["metadata"]["jupyter_codegen"]
+        assert meta["generation_id"] == bundle["generation_id"]
+        assert meta["source_cell_id"] == nb["cells"][1]["id"] == bundle["source_cell_id"]
+        assert meta["kind"] == "codegen"
+    assert cells.count() == len(nb["cells"])
+
+    # Run again: the new answer replaces the cells of the first run (unedited), it does not pile up.
+    notebook.run(1)
+    rerun = notebook.saved()
+    bundle2 = final_bundle(rerun["cells"][1])
+    assert bundle2["generation_id"] != bundle["generation_id"]
+    if bundle2["insert"] == "frontend":
+        assert ["".join(c["source"]) for c in rerun["cells"][2:]] == [c["source"] for c in bundle2["cells"]]
+        ids = {c["metadata"]["jupyter_codegen"]["generation_id"] for c in rerun["cells"][2:]}
+        assert ids == {bundle2["generation_id"]}
+        notebook.undo()  # undoes the replacement: the first run's cells are back
+        notebook.wait_for_count(len(nb["cells"]))
+        back = notebook.saved()
+        assert [c["source"] for c in back["cells"][2:]] == [c["source"] for c in new]
+    else:  # the tiny model answered nothing this time: nothing inserted, nothing removed
+        assert rerun["cells"][2:] == new
+
+    notebook.undo()
+    notebook.wait_for_count(2)
+    page.screenshot(path=str(RESULTS / "lab-codegen-undone.png"))
+    after = notebook.saved()
+    assert [c["id"] for c in after["cells"]] == [c["id"] for c in nb["cells"][:2]]
+
+
+def test_an_infill_cell_gets_its_holes_filled_in_place_and_undo_restores_it_also_after_a_restart(lab):
+    infill = "%%infill\ndef double(x):\n    return <FILL>\n"
+    in_browser(lab, "fill.ipynb", "%load_ext jupyter_codegen", infill, check=lambda nb: check_infill(nb, infill))
+
+
+def check_infill(notebook: Notebook, infill: str) -> None:
+    notebook.run(0)
+    notebook.run(1)
+    notebook.cells.nth(1).locator(".jp-CodegenCells-caption").wait_for()
+    nb = notebook.saved()
+    assert len(nb["cells"]) == 2  # filled in place, nothing inserted
+    bundle = final_bundle(nb["cells"][1])
+    assert bundle["insert"] == "frontend" and bundle["kind"] == "infill", bundle
+    assert "".join(nb["cells"][1]["source"]) == bundle["replace_source"]
+    assert "<FILL>" not in bundle["replace_source"] and "def double(x):" in bundle["replace_source"]
+    assert nb["cells"][1]["metadata"]["jupyter_codegen"]["kind"] == "infill"
+    notebook.page.screenshot(path=str(RESULTS / "lab-infill-cell.png"))
+
+    notebook.undo()
+    notebook.page.wait_for_function(
+        "() => document.querySelectorAll('.jp-Notebook .jp-Cell')[1].textContent.includes('%%infill')"
+    )
+    after = notebook.saved()
+    assert "".join(after["cells"][1]["source"]) == infill
+
+    # A restarted kernel has lost the comm (and the magics until %load_ext): the extension opens it again.
+    page = notebook.page
+    page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Restart Kernel and Clear Outputs of All Cells").click()
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    page.wait_for_function("() => document.querySelector('.jp-Dialog') === null")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    notebook.run(0)
+    notebook.run(1)
+    again = notebook.saved()
+    bundle2 = final_bundle(again["cells"][1])
+    assert bundle2["insert"] == "frontend" and bundle2["generation_id"] != bundle["generation_id"], bundle2
+    assert "".join(again["cells"][1]["source"]) == bundle2["replace_source"]
