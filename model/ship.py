@@ -26,6 +26,8 @@ from .train import DEFAULT_OUT, TOKENIZER_FILES
 DEFAULT_TARGET = Path(__file__).resolve().parent.parent / "jupyter_codegen" / "default_model"
 ENGINE_FILES = ("model.onnx", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json", "export.json")
 """What the engine needs: the graph, the tokenizer (and its BOS/EOS/pad names), the context window, the manifest."""
+DOC_FILES = ("NOTICE.md", "README.md")
+"""Beside the engine's files: the training data's licences and what this model is."""
 NOTICE = Path(__file__).resolve().parent / "corpus" / "NOTICE.md"
 """The licences of the code the weights were trained on travel with the weights."""
 ABOUT = """# jupyter-codegen's embedded default model
@@ -71,7 +73,7 @@ def install(onnx_folder: Path, target: Path, provenance: dict) -> Path:
             os.chmod(staging / name, 0o644)  # readable by every user of a shared install
         shutil.copy2(NOTICE, staging / "NOTICE.md")
         (staging / "README.md").write_text(ABOUT, encoding="utf-8")
-        for name in ("NOTICE.md", "README.md"):
+        for name in DOC_FILES:
             os.chmod(staging / name, 0o644)
         manifest = json.loads((staging / "export.json").read_text(encoding="utf-8"))
         manifest["source"] = provenance.pop("checkpoint", manifest.get("source"))

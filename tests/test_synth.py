@@ -310,3 +310,84 @@ def test_generated_documents_are_free_of_benchmark_text(generated):
     bench = decontaminate.load_benchmarks()
     dirty = [(d["seed"], bench.check(d["text"])) for _, res in generated for d in res.documents if bench.check(d["text"])]
     assert dirty == []
+
+
+# --- surface names: the model must copy column and frame names from the context ----------------------------------
+
+PLANS = 200
+
+
+@pytest.fixture(scope="module")
+def plans():
+    return [runner.plan(i, SEED) for i in range(PLANS)]
+
+
+def test_names_are_deterministic_per_seed_and_index():
+    for i in (0, 7, 123):
+        _, a, va = runner.plan(i, SEED)
+        _, b, vb = runner.plan(i, SEED)
+        assert va == vb and a.stem == b.stem
+        assert [(c.name, c.phrase) for c in a.columns] == [(c.name, c.phrase) for c in b.columns]
+        assert a.frame.equals(b.frame)
+    assert [runner.plan(i, SEED)[2] for i in range(20)] != [runner.plan(i, SEED + 1)[2] for i in range(20)]
+
+
+def test_frame_and_column_names_vary(plans):
+    from model.synth import names
+
+    vars_ = [v for _, _, v in plans]
+    generic = sum(v in ("df", "data") for v in vars_) / len(vars_)
+    assert abs(generic - names.GENERIC_VAR_SHARE) < 0.1, generic
+    assert len(set(vars_)) >= 80
+    assert all(v.isidentifier() for v in vars_)
+    columns = {c.name for _, t, _ in plans for c in t.columns}
+    assert len(columns) >= 1000, len(columns)
+    stems = {t.stem for _, t, _ in plans}
+    assert len(stems) >= 100
+    invented = sum(t.invented for _, t, _ in plans) / len(plans)
+    assert 0.04 <= invented <= 0.25
+    styles = [c.name for _, t, _ in plans for c in t.columns]
+    assert sum(" " in n for n in styles) >= 50 and sum(n != n.lower() and " " not in n for n in styles) >= 50
+    # a real domain's table still uses the domain's own words for many columns, but far from all
+    from model.synth.tables import NAME_STYLES, render_name
+
+    own = {render_name(w, st) for _, t, _ in plans for c in t.columns for w in c.spec.words for st in set(NAME_STYLES)}
+    share = sum(n in own for n in styles) / len(styles)
+    assert 0.25 <= share <= 0.7, share
+    for _, t, _ in plans:
+        names_ = [c.name for c in t.columns]
+        assert len(set(names_)) == len(names_)
+        phrases = [c.phrase for c in t.columns]
+        assert all(p and p == p.lower() for p in phrases)
+
+
+def test_odd_column_names_take_brackets():
+    from model.synth.code import CodeStyle
+
+    s = CodeStyle(random.Random(0))
+    s.attr = True
+    for name in ("Unit Price", "UnitPrice", "UNIT_PRICE", "unitPrice", "n units"):
+        assert s.col("df", name) == f'df[{s.lit(name)}]' and s.sub(name) == f"[{s.lit(name)}]"
+    assert s.col("df", "unit_price") == "df.unit_price"
+
+
+def test_generated_code_uses_exact_names_in_brackets(generated):
+    """Every column whose name has a space or capitals is written `frame["Exact Name"]` in the answers, never as an
+    attribute; and the frame's own name is used (not `df` when the frame is called otherwise)."""
+    checked = 0
+    for i, (session, res) in enumerate(generated):
+        _, table, var = runner.plan(i, SEED)
+        odd = [c.name for c in table.columns if " " in c.name or c.name != c.name.lower()]
+        for doc in res.documents:
+            code = "\n".join(src for kind, src, _ in parse(doc["text"]) if kind == "code")
+            for name in odd:
+                if name.isidentifier():
+                    assert not re.search(r"\.\s*" + re.escape(name) + r"\b", code), (name, code)
+                words = name.split()
+                if len(words) > 1:
+                    assert not re.search(r"\.\s*" + re.escape(words[0]) + r"\s", code)
+                checked += name in code
+            answer = parse(doc["text"])[-1][1]
+            if var != "df":
+                assert not re.search(r"\bdf\b", answer) or re.search(r"\bdf\w*\s*=", doc["text"]), (var, answer)
+    assert checked >= 5

@@ -59,7 +59,8 @@ class CodeStyle:
 
 
 def is_attr_ok(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name) and name not in _FRAME_ATTRS
+    """Attribute access only for plain lower-case names: "Unit Price", "UnitPrice" and "UNIT_PRICE" take brackets."""
+    return name.isidentifier() and name.islower() and not keyword.iskeyword(name) and name not in _FRAME_ATTRS
 
 
 def ident(name: str) -> str:

@@ -25,9 +25,10 @@ from jupyter_codegen.conversation import Conversation, Turn
 from jupyter_codegen.history import history_cells
 from jupyter_codegen.variables import summarize_namespace
 
+from . import names as N
 from . import ops as O
 from .query import CheckFailed
-from .tables import make_table, write_csv
+from .tables import Table, make_table, write_csv
 
 BUDGET = 2048
 CELL_CLOSE = "\n</cell>\n"
@@ -173,7 +174,12 @@ def _serious(w: warnings.WarningMessage) -> bool:
 
 # --- one conversation -------------------------------------------------------------------------------------------
 
-VARNAMES_GENERIC = ["df", "df", "df", "df", "data", "df"]
+def frame_name(rng: random.Random, table) -> str:
+    """The frame's variable: `df` / `data` in names.GENERIC_VAR_SHARE of conversations, else a domain noun,
+    an abbreviation, `df_<noun>` or an invented word."""
+    return N.frame_var(rng, table.domain.varnames, table.stem, table.rows_word, table.invented)
+
+
 TURN_COUNTS = [1, 2, 2, 3, 3, 3, 4, 4, 5, 6]
 
 
@@ -185,14 +191,19 @@ class Result:
     stats: Stats
 
 
+def plan(index: int, seed: int) -> tuple[random.Random, Table, str]:
+    """A conversation's rng (seeded by (seed, index)), its table and its frame's name, as the conversation draws them."""
+    rng = random.Random(f"{seed}:{index}")
+    table = make_table(rng)
+    return rng, table, frame_name(rng, table)
+
+
 def conversation(session: Session, index: int, seed: int, per_turn: bool = False) -> Result:
     """Generate, run and check one conversation; returns its document (none when no turn survived)."""
     key = f"{seed}:{index}"
-    rng = random.Random(key)
     stats = Stats(conversations=1)
     session.start()
-    table = make_table(rng)
-    var = rng.choice(VARNAMES_GENERIC) if rng.random() < 0.7 else rng.choice(table.domain.varnames)
+    rng, table, var = plan(index, seed)
     env = O.Env(rng, table, var, session.shell.user_ns, session.plots)
     env.key = key
     sub = rng.choice(["", "", "", "data"])
@@ -212,6 +223,7 @@ def conversation(session: Session, index: int, seed: int, per_turn: bool = False
     for d in docs:
         d["seed"] = key
         d["domain"] = table.domain.name
+        d["invented"] = table.invented
     stats.documents += len(docs)
     stats.no_document += not docs
     return Result(index, key, docs, stats)
@@ -362,7 +374,7 @@ def sample_requests(seed: int, n: int) -> list[str]:
         rng = random.Random(f"dry:{seed}:{k}")
         k += 1
         table = make_table(rng)
-        var = rng.choice(VARNAMES_GENERIC)
+        var = frame_name(rng, table)
         frame = table.frame.copy()
         ns = {var: frame}
         env = O.Env(rng, table, var, ns, plots=True)

@@ -1,8 +1,8 @@
 """Random but realistic tables: the kinds of files an analyst opens in the first hour of a project.
 
 A domain is a list of column specs (what the column means, how its values are drawn); a table is a random
-subset of a domain's columns, named in one of several styles (snake_case, CamelCase, spaces), with a random size
-and, often, missing values. The `Table` keeps what the request writer and the checkers need to know about each
+subset of a domain's columns, named by `names.py` (domain words, synonyms, abbreviations, affixes, invented words,
+in one of several casing styles; sometimes a wholly invented domain), with a random size and, often, missing values. The `Table` keeps what the request writer and the checkers need to know about each
 column (its meaning in words, its exact name, its kind), so a request can say "unit price" while the code
 says ``df["UnitPrice"]``.
 
@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from . import names as N
 
 # --- value pools ------------------------------------------------------------------------------------------
 
@@ -435,6 +437,11 @@ NON_ADDITIVE = frozenset({
 NAME_STYLES = ("snake", "snake", "snake", "snake", "camel", "lower_camel", "title_space", "lower_nospace", "upper_snake")
 
 
+def _norm_key(name: str) -> str:
+    """Names that differ only in casing or separators ("UnitPrice", "unit_price") would read the same in a request."""
+    return "".join(N.split_words(name))
+
+
 def render_name(words: str, style: str) -> str:
     parts = words.replace("/", " ").replace("-", " ").split()
     if style == "snake":
@@ -495,6 +502,8 @@ class Table:
     lookup_key: Column | None = None
     """For a lookup table: the key column it shares with the main table (the main table's Column)."""
     extra: dict = field(default_factory=dict)
+    invented: bool = False
+    """Table, file and column names are all invented words."""
 
     def col(self, name: str) -> Column:
         for c in self.columns:
@@ -574,8 +583,10 @@ def _draw(spec: Spec, n: int, rng: np.random.Generator, drawn: dict[str, np.ndar
     return _round(_clip(values, lo, hi), decimals)
 
 
-def make_table(rng: random.Random, domain: Domain | None = None, nrows: int | None = None) -> Table:
-    """A random table of a random (or given) domain."""
+def make_table(rng: random.Random, domain: Domain | None = None, nrows: int | None = None,
+               invent: bool | None = None) -> Table:
+    """A random table of a random (or given) domain; its file and column names are drawn by `names` (with
+    `invent`, or in INVENTED_DOMAIN_SHARE of tables, all invented)."""
     nrng = np.random.default_rng(rng.getrandbits(63))
     domain = domain or rng.choice(DOMAINS)
     specs = list(domain.specs)
@@ -597,7 +608,8 @@ def make_table(rng: random.Random, domain: Domain | None = None, nrows: int | No
         head, tail = specs[:1], specs[1:]
         rng.shuffle(tail)
         specs = head + tail
-    style = rng.choice(NAME_STYLES)
+    style = rng.choice(N.NAME_STYLES)
+    invented = rng.random() < N.INVENTED_DOMAIN_SHARE if invent is None else invent
     n = nrows or int(round(math_exp(rng.uniform(math_log(25), math_log(1500)))))
 
     drawn: dict[str, np.ndarray] = {}
@@ -614,20 +626,26 @@ def make_table(rng: random.Random, domain: Domain | None = None, nrows: int | No
                 continue
             drawn[spec.key] = values
     used_names: set[str] = set()
+    used_keys: set[str] = set()
     for spec in specs:
         if spec.key not in drawn:
             continue
-        words = rng.choice(spec.words)
-        col_style = style if rng.random() < 0.93 else rng.choice(NAME_STYLES)
-        name = render_name(words, col_style)
-        if name in used_names or not name:
+        col_style = style if rng.random() >= N.STYLE_SWITCH else rng.choice(N.NAME_STYLES)
+        for attempt in range(4):
+            words, source = N.column_words(spec.words, spec.key, spec.kind, spec.unit, rng, invented)
+            name = N.render(words, col_style)
+            if name and name not in used_names and _norm_key(name) not in used_keys:
+                break
+        else:
             name = render_name(spec.key.replace("_", " "), "snake")
-            if name in used_names:
+            words, source = spec.key.split("_"), "domain"
+            if name in used_names or _norm_key(name) in used_keys:
                 continue
         used_names.add(name)
+        used_keys.add(_norm_key(name))
         kind = "num" if spec.kind == "expr" else spec.kind
         has_time = spec.kind == "date" and bool(spec.gen[2])
-        columns.append(Column(name, words.lower(), kind, spec, has_time=has_time))
+        columns.append(Column(name, N.phrase_of(words, source, name), kind, spec, has_time=has_time))
 
     data = {}
     for col in columns:
@@ -644,8 +662,10 @@ def make_table(rng: random.Random, domain: Domain | None = None, nrows: int | No
                     frame[col.name] = frame[col.name].astype("float64")
                 frame.loc[mask, col.name] = np.nan
                 col.missing = float(mask.mean())
-    stem = rng.choice(domain.stems)
-    table = Table(domain, columns, frame, stem, domain.rows)
+    stem = N.invented_stem(rng) if invented else N.vary_stem(rng.choice(domain.stems), rng)
+    rows_word = rng.choice(["rows", "records", "entries"]) if invented else domain.rows
+    table = Table(domain, columns, frame, stem, rows_word)
+    table.invented = invented
     if domain.lookup is not None and domain.lookup.stem != stem and any(c.spec.key == domain.lookup.key for c in columns):
         table.lookup = make_lookup(rng, nrng, table, style)
     return table
@@ -660,16 +680,23 @@ def make_lookup(rng: random.Random, nrng: np.random.Generator, main: Table, styl
     data = {key_col.name: keys}
     cols = [Column(key_col.name, key_col.phrase, "cat", key_col.spec)]
     for spec in lk.extra:
-        words = rng.choice(spec.words)
-        name = render_name(words, style)
+        words, source = N.column_words(spec.words, spec.key, spec.kind, spec.unit, rng, main.invented)
+        name = N.render(words, style)
         if name in data or name in main.frame.columns and rng.random() < 0.7:
-            name = render_name(words, style) + ("_lk" if style == "snake" else "2")
-        if name in data:
+            name = name + ("_lk" if style == "snake" else "2")
+            source = "name"
+        if name in data or not name:
             continue
         data[name] = _draw(spec, len(keys), nrng, {})
-        cols.append(Column(name, words.lower(), "num" if spec.kind == "expr" else spec.kind, spec))
+        cols.append(Column(name, N.phrase_of(words, source, name), "num" if spec.kind == "expr" else spec.kind, spec))
     frame = pd.DataFrame(data)
-    return Table(main.domain, cols, frame, lk.stem, lk.stem, lookup_key=key_col)
+    if main.invented:
+        stem = N.invented_stem(rng)
+    else:
+        stem = N.vary_stem(lk.stem, rng)
+    if stem == main.stem:
+        stem = lk.stem + "_lookup"
+    return Table(main.domain, cols, frame, stem, stem, lookup_key=key_col)
 
 
 def math_exp(x: float) -> float:
