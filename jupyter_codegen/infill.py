@@ -152,7 +152,10 @@ def _fill_left_to_right(engine, parts, fills, options, method, candidates, on_te
     left = "".join(p + f for p, f in zip(parts[: hole + 1], fills + [""]))
     right = "".join(parts[hole + 1 :])
     prompt = engine.format.continuation(left)
-    stops = ("\n",) if is_inline(left) else ()
+    # End of text, and in a notebook document any cell tag, ends the fill; a script's turn stops ("\n#", ...) do
+    # not, since a block hole may hold comments.
+    ends = prompt.stop if engine.format.document == "notebook" else tuple(engine.format.end)
+    stops = (("\n",) if is_inline(left) else ()) + ends
     if method == "left-to-right":
         [completion] = engine.generate(prompt.text, options.with_(n=1, stop=stops + options.stop), on_text, cancel)
         completion.text = cut_left_to_right(completion.text, left, right, max_lines)

@@ -50,3 +50,32 @@ def test_a_hole_that_opens_the_block_the_right_side_continues_is_kept():
     text = "    for x in xs:\n        s += x\n    return s\n"
     assert cut_left_to_right(text, left, right, max_lines=1) == "    for x in xs:\n"
     assert cut_left_to_right(text, left, right) == "    for x in xs:\n"
+
+
+class _RecordingEngine:
+    """Records the stop strings each generate call gets; answers with a fixed text."""
+
+    def __init__(self, fmt):
+        self.format, self.name, self.context_window, self.device = fmt, "recording", 1024, "cpu"
+        self.stops: list[tuple[str, ...]] = []
+
+    def generate(self, prompt, options, on_text=None, cancel=None):
+        from jupyter_codegen.engine import Completion
+
+        self.stops.append(options.stop)
+        return [Completion(text="    y = 1\n", finish_reason="stop") for _ in range(options.n)]
+
+    def score(self, prompt, continuations):
+        return [0.0] * len(continuations)
+
+
+@pytest.mark.parametrize("method", ["left-to-right", "rerank"])
+def test_left_to_right_fills_stop_at_end_of_text_and_cell_tags(method):
+    from jupyter_codegen.engine import GenerationOptions
+    from jupyter_codegen.formats import NOTEBOOK_STOP, format_by_name
+    from jupyter_codegen.infill import fill_holes
+
+    engine = _RecordingEngine(format_by_name("causal-masking"))
+    fill_holes(engine, ["def f():\n", "    return y\n"], GenerationOptions(max_new_tokens=8), method=method, candidates=2)
+    [stop] = engine.stops
+    assert "<|endoftext|>" in stop and all(tag in stop for tag in NOTEBOOK_STOP)
