@@ -30,6 +30,10 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
     return text[:cut], True
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+"""Control characters other than tab and newline: a weak model's stray bytes, invisible in a cell and never code."""
+
+
 def tidy_code(code: str) -> str:
     """`code` without leading blank lines and trailing whitespace, cut back to the longest prefix that parses.
 
@@ -38,7 +42,7 @@ def tidy_code(code: str) -> str:
     text is returned as it is (stripped), so the user still sees what the model wrote. A cell magic (`%%bash`)
     is not Python and is only stripped.
     """
-    text = _strip_blank(code)
+    text = _strip_blank(_CONTROL.sub("", code))
     if not text or text.lstrip().startswith("%%") or _parses(text):
         return text
     lines = text.splitlines()

@@ -175,3 +175,8 @@ def test_split_leading_open_tag_and_mixed_markers():
 def test_split_keeps_indentation_and_unicode():
     code = "def f():\n    return 'π ≈ 3.14'\n# %%\n    # indented comment\nprint(f())"
     assert split_cells(code) == ["def f():\n    return 'π ≈ 3.14'", "    # indented comment\nprint(f())"]
+
+
+def test_control_characters_never_reach_a_cell():
+    assert tidy_code("x = 1\x14\ny = 2\x00\n") == "x = 1\ny = 2"
+    assert tidy_code("df.head()\r\n") == "df.head()"
