@@ -20,6 +20,7 @@ from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
 RULE = "-" * 72
+MAGICS = ("%%codegen", "%%infill")
 
 
 def _payload(reply: dict | None) -> str | None:
@@ -40,7 +41,7 @@ def _shown(cell) -> str:
             data = out.get("data", {})
             if "image/png" in data:
                 parts.append("[figure]")
-            elif "text/plain" in data and not data.get("application/vnd.jupyter-codegen+json"):
+            elif "text/plain" in data:
                 parts.append(data["text/plain"].rstrip())
         elif kind == "error":
             parts.append(f"{out.get('ename')}: {out.get('evalue')}")
@@ -61,38 +62,37 @@ def run(model: str | None, save: Path | None) -> int:
             setup.append(f"%config CodeGen.model = {model!r}")
         load = next(i for i, c in enumerate(nb.cells) if c.source.startswith("%load_ext jupyter_codegen"))
         nb.cells[load].source += "\n" + "\n".join(setup)
-        client = NotebookClient(nb, kernel_name="python3", timeout=600, allow_errors=True, resources={"metadata": {"path": str(HERE)}})
+        client = NotebookClient(
+            nb, kernel_name="python3", timeout=600, allow_errors=True, resources={"metadata": {"path": str(HERE)}}
+        )
         replies: dict[int, dict] = {}
         client.on_cell_executed = lambda cell, cell_index, execute_reply: replies.__setitem__(cell_index, execute_reply)
         with client.setup_kernel():
-            index = 0
-            while index < len(nb.cells):
-                cell = nb.cells[index]
+            inserted = 0
+            for position, cell in enumerate(list(nb.cells)):
+                index = position + inserted
                 if cell.cell_type != "code":
-                    index += 1
                     continue
                 client.execute_cell(cell, index, store_history=True)
-                generated = _payload(replies.get(index)) if cell.source.startswith(("%%codegen", "%%infill")) else None
-                if cell.source.startswith(("%%codegen", "%%infill")):
-                    print("=" * 72)
-                    print(cell.source.rstrip())
-                    print(RULE + " generated cell:")
-                    print(generated.rstrip() if generated else "(nothing generated)")
-                    notes = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream").strip()
-                    if notes:
-                        print(RULE + " notes:")
-                        print(notes)
+                if not cell.source.startswith(MAGICS):
+                    continue
+                generated = _payload(replies.get(index))
+                print("=" * 72)
+                print(cell.source.rstrip())
+                print(RULE + " generated cell:")
+                print(generated.rstrip() if generated else "(nothing generated)")
+                notes = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream").strip()
+                if notes:
+                    print(RULE + " notes:")
+                    print(notes)
                 if generated:
                     accepted = nbformat.v4.new_code_cell(generated)
                     nb.cells.insert(index + 1, accepted)
-                    try:
-                        client.execute_cell(accepted, index + 1, store_history=True)
-                    except Exception:  # CellExecutionError: the error is in the cell's outputs, shown below
-                        pass
+                    inserted += 1
+                    # allow_errors: an answer that raises keeps its error in the outputs, shown below.
+                    client.execute_cell(accepted, index + 1, store_history=True)
                     print(RULE + " running it shows:")
                     print(_shown(accepted) or "(no output)")
-                    index += 1
-                index += 1
         if save is not None:
             nbformat.write(nb, save)
     return 0

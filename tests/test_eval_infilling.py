@@ -13,11 +13,6 @@ sys.path.insert(0, str(BENCHMARKS))
 import eval_infilling as E  # noqa: E402
 from sandbox import run_program  # noqa: E402
 
-needs_data = pytest.mark.skipif(
-    not (E.DATA_DIR / E.SETS["single"].file).is_file(), reason="HumanEval infilling data not found"
-)
-
-
 # -- sandbox --------------------------------------------------------------------------------------------------
 
 
@@ -90,7 +85,6 @@ def test_limits_per_set():
 # -- the harness with the canonical middle as the fill --------------------------------------------------------
 
 
-@needs_data
 def test_canonical_middles_pass_and_match_and_the_floor_is_computed():
     tasks = {s: E.sample(E.load_tasks(s), 3) for s in E.SETS}
     assert all(len(t) == 3 for t in tasks.values())
@@ -105,7 +99,6 @@ def test_canonical_middles_pass_and_match_and_the_floor_is_computed():
     assert {r.method for r in run.records} == {"infill", E.FLOOR}
 
 
-@needs_data
 def test_main_writes_json_and_markdown(tmp_path, capsys):
     rows = E.main(
         ["--model", "canonical", "--sets", "single", "--methods", "left-to-right", "--limit", "2",
@@ -137,7 +130,6 @@ def _short_tasks(folder: Path, count: int = 3) -> Path:
     return folder
 
 
-@needs_data
 @pytest.mark.slow
 def test_end_to_end_on_a_causal_masking_model(tiny_model, tmp_path):
     data = _short_tasks(tmp_path / "data")
@@ -160,7 +152,6 @@ def test_end_to_end_on_a_causal_masking_model(tiny_model, tmp_path):
             assert sum(1 for line in r["fill"].splitlines() if line.strip()) <= 1  # single-line: one line
 
 
-@needs_data
 @pytest.mark.slow
 def test_infill_is_not_applicable_to_a_left_to_right_model(tiny_model, tmp_path):
     data = _short_tasks(tmp_path / "data", count=2)

@@ -11,9 +11,6 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import eval_mtpb as M  # noqa: E402
 
-needs_data = pytest.mark.skipif(not M.DEFAULT_DATA.is_file(), reason="MTPB data not found")
-
-
 def expected(problem: str, index: int):
     """The gold output of a real MTPB item."""
     by_id = {p["id"]: p for p in M.load_problems()}
@@ -32,7 +29,6 @@ def passes(printed: str, gold) -> bool:
 # -- comparison, on real items' expected outputs --------------------------------------------------------------
 
 
-@needs_data
 def test_strings_must_match_exactly_spaces_included():
     gold = expected("86", 0)
     assert gold == " A Capital Letter Words"
@@ -42,7 +38,6 @@ def test_strings_must_match_exactly_spaces_included():
     assert passes("False\n", expected("55", 0))  # 'False' as a string: print(False) writes it
 
 
-@needs_data
 def test_an_empty_string_needs_an_empty_print_not_silence():
     gold = expected("45", 1)
     assert gold == ""
@@ -51,7 +46,6 @@ def test_an_empty_string_needs_an_empty_print_not_silence():
     assert not ok and reason == "printed nothing"
 
 
-@needs_data
 def test_lists_from_python_numpy_and_tuples():
     gold = expected("1", 3)
     assert gold == [" ", "e", "j", "r", "y"]
@@ -67,7 +61,6 @@ def test_lists_from_python_numpy_and_tuples():
     assert passes("[]\n", expected("2", 2))
 
 
-@needs_data
 def test_numbers_ints_and_floats_within_the_tolerance():
     gold = expected("3", 0)
     assert gold == 7980
@@ -81,7 +74,6 @@ def test_numbers_ints_and_floats_within_the_tolerance():
     assert passes("[[1. 2.]\n [3. 4.]]\n", [[1, 2], [3, 4]])  # a multi-line numpy print
 
 
-@needs_data
 def test_bools_and_none():
     gold = expected("11", 1)
     assert gold is True
@@ -92,7 +84,6 @@ def test_bools_and_none():
     assert passes("None\n", none) and not passes("0\n", none)
 
 
-@needs_data
 def test_dicts_compare_keys_as_json_stored_them():
     gold = expected("89", 1)
     assert gold == {"5": ["apple", "peach"], "6": ["banana", "orange"]}
@@ -110,7 +101,6 @@ def test_the_last_print_counts_and_the_reason_says_what_was_printed():
     assert M.read_printed("__import__('os').getcwd()") == []
 
 
-@needs_data
 def test_cases_fill_templates_like_the_reference():
     c = case("12", 0)
     assert c.turns[1].endswith('returns "{name} weighs {weight} kg".')  # {{...}} escapes stay braces
@@ -132,7 +122,6 @@ RIGHT = [
 
 
 @pytest.mark.slow
-@needs_data
 def test_a_hand_written_solution_passes_and_a_wrong_one_fails_in_a_real_kernel():
     c = case("1", 1)
     assert c.expected == ["a", "b", "c", "d", "e"]
@@ -151,7 +140,6 @@ def test_a_hand_written_solution_passes_and_a_wrong_one_fails_in_a_real_kernel()
 
 
 @pytest.mark.slow
-@needs_data
 def test_runaway_code_is_stopped_at_the_cell_limit():
     c = case("1", 1)
     record = M.run_case(c, M.Settings(model=None, cell_timeout=2), answers=RIGHT[:2] + ["while True:\n    pass"] + RIGHT[3:])
@@ -160,7 +148,6 @@ def test_runaway_code_is_stopped_at_the_cell_limit():
 
 
 @pytest.mark.slow
-@needs_data
 def test_a_tiny_model_through_the_magics_gives_a_record_per_turn(tiny_model, tmp_path):
     out = tmp_path / "results"
     model = str(tiny_model("xglm"))
@@ -184,7 +171,6 @@ def test_a_tiny_model_through_the_magics_gives_a_record_per_turn(tiny_model, tmp
 
 
 @pytest.mark.slow
-@needs_data
 def test_the_kernel_memory_cap_turns_a_huge_allocation_into_a_memory_error():
     c = case("3", 0)
     answers = ["x = bytearray(4 * 2**30)", "minutes = 13", "print(2 * 3600 + minutes * 60)"]

@@ -277,7 +277,8 @@ def test_heldout_requests_are_never_generated(generated):
 
 
 def test_heldout_tables_are_not_generator_domains():
-    from model.synth.tables import DOMAINS, NAME_STYLES, render_name
+    from model.synth.names import NAME_STYLES, render
+    from model.synth.tables import DOMAINS
 
     items = [json.loads(line) for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
     stems = {s for d in DOMAINS for s in d.stems}
@@ -286,7 +287,7 @@ def test_heldout_tables_are_not_generator_domains():
             assert Path(name).stem not in stems
             header = [h.strip() for h in csv.splitlines()[0].split(",")]
             for d in DOMAINS:
-                names = {render_name(w, st) for sp in d.specs for w in sp.words for st in set(NAME_STYLES)}
+                names = {render([w], st) for sp in d.specs for w in sp.words for st in set(NAME_STYLES)}
                 shared = [h for h in header if h in names]
                 assert len(shared) <= len(header) // 2, (name, d.name, shared)
 
@@ -349,9 +350,9 @@ def test_frame_and_column_names_vary(plans):
     styles = [c.name for _, t, _ in plans for c in t.columns]
     assert sum(" " in n for n in styles) >= 50 and sum(n != n.lower() and " " not in n for n in styles) >= 50
     # a real domain's table still uses the domain's own words for many columns, but far from all
-    from model.synth.tables import NAME_STYLES, render_name
+    from model.synth.names import NAME_STYLES, render
 
-    own = {render_name(w, st) for _, t, _ in plans for c in t.columns for w in c.spec.words for st in set(NAME_STYLES)}
+    own = {render([w], st) for _, t, _ in plans for c in t.columns for w in c.spec.words for st in set(NAME_STYLES)}
     share = sum(n in own for n in styles) / len(styles)
     assert 0.25 <= share <= 0.7, share
     for _, t, _ in plans:

@@ -434,30 +434,9 @@ NON_ADDITIVE = frozenset({
 
 # --- naming -------------------------------------------------------------------------------------------------
 
-NAME_STYLES = ("snake", "snake", "snake", "snake", "camel", "lower_camel", "title_space", "lower_nospace", "upper_snake")
-
-
 def _norm_key(name: str) -> str:
     """Names that differ only in casing or separators ("UnitPrice", "unit_price") would read the same in a request."""
     return "".join(N.split_words(name))
-
-
-def render_name(words: str, style: str) -> str:
-    parts = words.replace("/", " ").replace("-", " ").split()
-    if style == "snake":
-        return "_".join(p.lower() for p in parts)
-    if style == "upper_snake":
-        return "_".join(p.upper() for p in parts)
-    if style == "camel":
-        return "".join(p if p.isupper() and len(p) > 1 else p.capitalize() for p in parts)
-    if style == "lower_camel":
-        head = parts[0].lower()
-        return head + "".join(p if p.isupper() and len(p) > 1 else p.capitalize() for p in parts[1:])
-    if style == "title_space":
-        return " ".join(p if p.isupper() and len(p) > 1 else p.capitalize() for p in parts)
-    if style == "lower_nospace":
-        return "".join(p.lower() for p in parts)
-    raise ValueError(style)
 
 
 # --- tables -------------------------------------------------------------------------------------------------
@@ -637,7 +616,7 @@ def make_table(rng: random.Random, domain: Domain | None = None, nrows: int | No
             if name and name not in used_names and _norm_key(name) not in used_keys:
                 break
         else:
-            name = render_name(spec.key.replace("_", " "), "snake")
+            name = N.render(spec.key.split("_"), "snake")
             words, source = spec.key.split("_"), "domain"
             if name in used_names or _norm_key(name) in used_keys:
                 continue
