@@ -619,6 +619,11 @@ def train(s: Settings) -> dict:
             else:
                 packer = Packer(sources, s.seq_len, rows, masking, s.seed + step, tokenizer)
                 how += "; data changed, new data order"
+        if exact and s.total_steps > resumed["total_steps"] and step >= resumed["total_steps"]:
+            # The old horizon ended at the floor LR; jumping straight back up the new cosine would shock the
+            # optimizer, so a longer run re-warms as a restarted one does.
+            rewarm_from = step
+            how += f"; horizon extended from {resumed['total_steps']} to {s.total_steps}, re-warmup"
         for name in (TRAIN_LOG, EVAL_LOG):
             _truncate_log(out / name, step)
 

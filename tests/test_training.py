@@ -169,3 +169,15 @@ def test_resume_is_exact_on_the_same_machine_and_keeps_step_on_a_fresh_one(setup
     fresh = train(_settings(work, sources, "split", max_steps=8, resume=True))
     assert fresh["step"] == 8 and fresh["rewarm_from"] == 6
     assert _log_steps(ckpt / "train_log.csv") == list(range(1, 9))
+
+
+def test_extending_a_finished_horizon_rewarms_instead_of_jumping_up_the_new_cosine(setup):
+    work, sources, _ = setup
+    first = train(_settings(work, sources, "extend", max_steps=4, total_steps=4))
+    assert first["step"] == 4 and first["rewarm_from"] == -1
+    longer = train(_settings(work, sources, "extend", max_steps=6, total_steps=10, resume=True))
+    assert longer["step"] == 6 and longer["total_steps"] == 10 and longer["rewarm_from"] == 4
+    with open(work / "extend" / "ckpt" / "train_log.csv", newline="") as f:
+        lrs = {int(r["step"]): float(r["lr"]) for r in csv.DictReader(f)}
+    assert lrs[5] < lrs[4] * 2  # no jump: the first step after the old horizon starts low again
+
