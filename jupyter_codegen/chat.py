@@ -1,5 +1,6 @@
-"""A sidebar chat question as a turn of its notebook's conversation: the same file, context and prompt as the
-notebook's ``%%codegen`` cells, so a question asked in the chat is a turn the next magic sees, and the reverse.
+"""A sidebar chat question, or a selection filled from the editor, as a turn of its notebook's conversation: the
+same file, context and prompt as the notebook's ``%%codegen`` and ``%%infill`` cells, so a question asked in the
+chat is a turn the next magic sees, and the reverse.
 
 Plain Python (no server imports): the server's handlers call `ask` on the engine's worker thread.
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 from . import assistant
 from .conversation import Conversation, Turn, conversation_path, server_notebook_key
 from .engine import Engine, GenerationOptions
+from .errors import RequestError
 from .frontend_protocol import Snapshot
 from .notebook_context import live_context
 
@@ -64,6 +66,66 @@ def ask(
     conversation.add(
         Turn(
             request=message.strip(), answer=answer.code, kind="chat", cells_before=cells_before, model=engine.name,
+            cell_id=(snapshot.cell_id or "") if snapshot is not None else "",
+        )
+    )
+    return ChatResult(answer, len(conversation.turns), conversation.warning)
+
+
+HOLE = "\x00hole\x00"
+"""Where the selection was, inside the cell: a string no cell contains, so a <FILL> the user wrote stays text."""
+
+
+def fill(
+    engine: Engine,
+    conversation: Conversation,
+    before: str,
+    after: str,
+    options: GenerationOptions,
+    *,
+    snapshot: Snapshot | None = None,
+    marker: str = "<FILL>",
+    method: str = "auto",
+    max_context_tokens: int = 2048,
+    record: bool = True,
+    on_update: assistant.UpdateCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> ChatResult:
+    """Fills the gap between `before` and `after` (the active cell's text on both sides of the selection or the
+    cursor), seeing the cells above and below it on screen, as an ``%%infill`` cell with one hole would.
+
+    Recorded as an "infill" turn (the cell with `marker` where the hole was), unless `record` is false (a completion
+    offered while typing is not a turn until the user keeps it) or it was stopped.
+    """
+    if HOLE in before or HOLE in after:
+        raise RequestError("The cell contains a NUL character; remove it and fill the selection again.")
+    conversation.refresh()
+    if snapshot is not None:
+        live = live_context(snapshot, conversation.turns, include_current=False)
+        cells_before, cells_after, unseen = live.before, live.after, conversation.unrecorded(live.above)
+    else:
+        cells_before, cells_after, unseen = conversation.as_cells(), [], []
+
+    def on_text(text_so_far: str) -> None:
+        # The whole cell so far, the hole's text in the middle: pass on the fill alone.
+        if on_update is not None and text_so_far.startswith(before):
+            middle = text_so_far[len(before):]
+            if middle.endswith(HOLE + after):
+                return
+            if after and middle.endswith(after):
+                middle = middle[: len(middle) - len(after)]
+            on_update(middle)
+
+    answer = assistant.infill(
+        engine, before + HOLE + after, HOLE, cells_before, cells_after, options, method=method,  # type: ignore[arg-type]
+        max_context_tokens=max_context_tokens, on_update=on_text if on_update else None, cancel=cancel,
+    )
+    answer.code = answer.code.replace(HOLE, marker)
+    if answer.cancelled or not record:
+        return ChatResult(answer, None)
+    conversation.add(
+        Turn(
+            request=before + marker + after, answer=answer.code, kind="infill", cells_before=unseen, model=engine.name,
             cell_id=(snapshot.cell_id or "") if snapshot is not None else "",
         )
     )

@@ -3,7 +3,7 @@
 
 Every endpoint goes through Jupyter's own authentication (a token, or the login cookie plus XSRF for POSTs from a
 browser) and authorization (resource "codegen"); a request without them gets 403. REST serves one-shot calls; the
-WebSocket streams generations and chat answers (Queued, Delta..., then Done / ChatDone or Failed) and takes
+WebSocket streams generations, chat answers and fills (Queued, Delta..., then Done / ChatDone / FillDone or Failed) and takes
 cancellations. A client that disconnects cancels its requests, so a closed notebook never keeps the model busy.
 Chat questions run on the engine's queue like any request; what a chat turn is lives in `chat`.
 """
@@ -125,6 +125,30 @@ class _ServiceMixin:
 
         return work
 
+    def fill_work(self, request: wire.FillRequest, on_update: UpdateCallback | None = None) -> Work[wire.FillDone]:
+        """What a fill request does on the engine: one hole, filled with the notebook around it, recorded."""
+        options = request.options.generation_options() if request.options else self.config.generation_options()
+        config = self.config
+        max_context, marker, method = config.max_context_tokens, config.infill_marker, config.infill_method
+        conversation_dir = config.conversation_dir or None
+        root = self.root_dir
+
+        def work(engine: Engine, cancel: threading.Event) -> wire.FillDone:
+            conversation = chat.notebook_conversation(request.path, root, conversation_dir)
+            result = chat.fill(
+                engine, conversation, request.before, request.after, options, snapshot=request.snapshot,
+                marker=marker, method=method, max_context_tokens=max_context, record=request.record,
+                on_update=on_update, cancel=cancel,
+            )
+            answer = result.answer
+            return wire.FillDone(
+                id=request.id, fill=answer.fills[0] if answer.fills else "", code=answer.code,
+                notes=answer.notes + ([result.warning] if result.warning else []), cancelled=answer.cancelled,
+                model=engine.name, turn=result.turn_number,
+            )
+
+        return work
+
 
 class _RestHandler(_ServiceMixin, APIHandler):
     auth_resource = AUTH_RESOURCE
@@ -224,6 +248,19 @@ class ChatHandler(_QueuedRestHandler):
         self.send(await self.outcome(self.ticket))
 
 
+class FillHandler(_QueuedRestHandler):
+    """One selection filled, answered whole (the WebSocket streams the same fill)."""
+
+    @web.authenticated
+    @authorized("execute")
+    async def post(self) -> None:
+        request = self.read(wire.FillRequest)
+        spec, settings = self.choice(request.model)
+        client = request.client or f"rest {self.current_user.username}"
+        self.ticket = self.service.submit(spec, settings, client, self.fill_work(request), request.id)
+        self.send(await self.outcome(self.ticket))
+
+
 class ConversationHandler(_RestHandler):
     """A notebook's conversation, which its kernel's magics and the chat share: read it (GET) or reset it (DELETE,
     keeping a backup as `%codegen --reset` does)."""
@@ -307,33 +344,34 @@ class StreamHandler(_ServiceMixin, WebSocketMixin, WebSocketHandler, JupyterHand
             self.emit(wire.Failed(id=request.id, message=DUPLICATE_ID))
             return
         if isinstance(request, wire.ChatRequest):
-            self.start_chat(request)
+            self.start_work(request, self.chat_work, wire.ChatDone(id=request.id, answer="", cancelled=True))
+        elif isinstance(request, wire.FillRequest):
+            self.start_work(request, self.fill_work, wire.FillDone(id=request.id, fill="", cancelled=True))
         else:
             self.start(request)
 
-    def start_chat(self, request: wire.ChatRequest) -> None:
-        """Streams the answer as Delta events (index 0) of the raw text, then one ChatDone with the cleaned code."""
+    def start_work(self, request: wire.ChatRequest | wire.FillRequest, make_work, if_cancelled: BaseModel) -> None:
+        """Streams a chat answer or a fill as Delta events (index 0) of the raw text so far, then its one final
+        event (`if_cancelled` when it was cancelled before it ran)."""
         loop, rid = self._loop, request.id
-        sent = [0]
+        sent = [""]
 
         def on_update(text_so_far: str) -> None:  # on the engine's thread
-            delta, sent[0] = text_so_far[sent[0]:], len(text_so_far)
-            if delta:
-                loop.call_soon_threadsafe(self.emit, wire.Delta(id=rid, index=0, text=delta))
+            previous, sent[0] = sent[0], text_so_far
+            if text_so_far.startswith(previous) and len(text_so_far) > len(previous):
+                loop.call_soon_threadsafe(self.emit, wire.Delta(id=rid, index=0, text=text_so_far[len(previous):]))
 
         spec, settings = self.choice(request.model)
-        ticket = self.service.submit(
-            spec, settings, request.client or self._client, self.chat_work(request, on_update), rid
-        )
+        ticket = self.service.submit(spec, settings, request.client or self._client, make_work(request, on_update), rid)
         self._tickets[rid] = ticket
         self.emit(wire.Queued(id=rid, ahead=ticket.ahead))
-        ticket.future.add_done_callback(lambda _: loop.call_soon_threadsafe(self.finish_chat, ticket))
+        ticket.future.add_done_callback(lambda _: loop.call_soon_threadsafe(self.finish_work, ticket, if_cancelled))
 
-    def finish_chat(self, ticket: Ticket) -> None:
+    def finish_work(self, ticket: Ticket, if_cancelled: BaseModel) -> None:
         self._tickets.pop(ticket.request_id, None)
         future = ticket.future
         if future.cancelled():
-            self.emit(wire.ChatDone(id=ticket.request_id, answer="", cancelled=True))
+            self.emit(if_cancelled)
         elif future.exception() is not None:
             self.emit(wire.Failed(id=ticket.request_id, message=failure_sentence(future.exception())))
         else:
@@ -396,6 +434,7 @@ def routes(base_url: str) -> list[tuple[str, type]]:
         (url_path_join(base, "generate"), GenerateHandler),
         (url_path_join(base, "score"), ScoreHandler),
         (url_path_join(base, "chat"), ChatHandler),
+        (url_path_join(base, "fill"), FillHandler),
         (url_path_join(base, "conversation"), ConversationHandler),
         (url_path_join(base, "stream"), StreamHandler),
     ]

@@ -5,9 +5,10 @@ traceback in the server. Every request and every event carries the request's id,
 request (cancelled, timed out) recognises and drops the replies that still arrive for it.
 
 REST (one-shot): GET status -> Status; POST model -> ModelInfo; POST generate -> Done; POST score -> ScoreReply;
-POST chat (ChatRequest) -> ChatDone; GET conversation?path=P -> ConversationOut; DELETE conversation?path=P resets it.
-WebSocket (streaming): the client sends GenerateRequest, ChatRequest and CancelRequest; the server answers with
-Queued, then Delta events, then one Done (ChatDone for a chat) or one Failed per request.
+POST chat (ChatRequest) -> ChatDone; POST fill (FillRequest) -> FillDone; GET conversation?path=P -> ConversationOut; DELETE conversation?path=P resets it.
+WebSocket (streaming): the client sends GenerateRequest, ChatRequest, FillRequest and CancelRequest; the server
+answers with Queued, then Delta events, then one Done (ChatDone for a chat, FillDone for a fill) or one Failed per
+request.
 """
 
 from __future__ import annotations
@@ -134,6 +135,26 @@ class ChatRequest(_Message):
     """Also send back exactly what the model read."""
 
 
+class FillRequest(_Message):
+    """Fill the selection (or the cursor position) of a notebook cell from the code on both sides and the notebook
+    around it; recorded in the notebook's conversation as an infill turn."""
+
+    type: Literal["fill"] = "fill"
+    id: RequestId
+    client: str | None = None
+    path: str = Field(min_length=1, max_length=4096)
+    before: str = Field(max_length=200_000)
+    """The cell's text before the selection."""
+    after: str = Field(max_length=200_000)
+    """The cell's text after the selection."""
+    snapshot: Snapshot | None = None
+    """The notebook as on screen; its cell_id is the cell being edited."""
+    model: ModelChoice = ModelChoice()
+    options: Options | None = None
+    record: bool = True
+    """False for a suggestion not yet accepted: then the conversation is left as it was."""
+
+
 class CancelRequest(_Message):
     type: Literal["cancel"] = "cancel"
     id: RequestId
@@ -220,6 +241,19 @@ class ChatDone(_Message):
     prompt: str | None = None
 
 
+class FillDone(_Message):
+    type: Literal["fill_done"] = "fill_done"
+    id: RequestId
+    fill: str
+    """What goes where the selection was."""
+    code: str = ""
+    """The whole cell with the fill in place."""
+    notes: list[str] = Field(default_factory=list)
+    cancelled: bool = False
+    model: str = ""
+    turn: int | None = None
+
+
 class TurnOut(_Message):
     request: str
     answer: str
@@ -280,8 +314,8 @@ class Status(_Message):
     engines: list[EngineStatus] = Field(default_factory=list)
 
 
-ClientMessage = Annotated[Union[GenerateRequest, ChatRequest, CancelRequest], Field(discriminator="type")]
-ServerEvent = Annotated[Union[Queued, Delta, Done, ChatDone, Failed], Field(discriminator="type")]
+ClientMessage = Annotated[Union[GenerateRequest, ChatRequest, FillRequest, CancelRequest], Field(discriminator="type")]
+ServerEvent = Annotated[Union[Queued, Delta, Done, ChatDone, FillDone, Failed], Field(discriminator="type")]
 client_message = TypeAdapter(ClientMessage)
 server_event = TypeAdapter(ServerEvent)
 

@@ -72,3 +72,32 @@ def test_the_server_finds_the_file_the_kernel_uses(tmp_path):
     Conversation(path=conversation_path(key, tmp_path / "conv")).add(Turn(request="from the kernel", answer="x"))
     server_side = chat.notebook_conversation("reports/q3.ipynb", str(root), str(tmp_path / "conv"))
     assert [t.request for t in server_side.turns] == ["from the kernel"]
+
+
+def test_a_filled_selection_sees_both_sides_and_the_notebook_and_is_recorded_as_an_infill_turn(engine, tmp_path):
+    path = tmp_path / "nb.json"
+    snapshot = Snapshot.model_validate({"cell_id": "b", "cells": [
+        {"id": "a", "cell_type": "markdown", "source": "Prices by region"},
+        {"id": "b", "cell_type": "code", "source": "def total(rows):\n    return sum(rows)\n"},
+        {"id": "c", "cell_type": "code", "source": "print(total([1, 2]))"},
+    ]})
+    before, after = "def total(rows):\n    return ", "\n# <FILL> stays text\n"
+    result = chat.fill(engine, Conversation.load(path), before, after, GenerationOptions(max_new_tokens=6),
+                       snapshot=snapshot)
+    answer = result.answer
+    assert answer.code.startswith(before) and answer.code.endswith(after)
+    assert answer.code == before + answer.fills[0] + after
+    assert "\x00" not in answer.prompt and "Prices by region" in answer.prompt
+    assert "print(total([1, 2]))" in answer.prompt  # the cell below is the right-hand context
+    [turn] = Conversation.load(path).turns
+    assert (turn.kind, turn.request, turn.answer, turn.cell_id) == ("infill", before + "<FILL>" + after, answer.code, "b")
+    assert [c.source for c in turn.cells_before] == ["Prices by region"]
+
+
+def test_a_fill_offered_while_typing_is_not_recorded_and_streams_only_the_fill(engine, tmp_path):
+    seen: list[str] = []
+    result = chat.fill(engine, Conversation.load(tmp_path / "nb.json"), "x = ", "\ny = x\n",
+                       GenerationOptions(max_new_tokens=6), method="infill", record=False, on_update=seen.append)
+    assert result.turn_number is None and Conversation.load(tmp_path / "nb.json").turns == []
+    assert seen and all("x = " not in s and "y = x" not in s for s in seen)
+    assert result.answer.fills[0].startswith(seen[-1].rstrip()[:4])

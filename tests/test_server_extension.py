@@ -106,7 +106,7 @@ async def until_finished(ws, ids: set[str], log: list | None = None) -> dict[str
     while open_ids:
         event = await next_event(ws)
         events.setdefault(event.id, []).append(event)
-        if isinstance(event, (wire.Done, wire.ChatDone, wire.Failed)):
+        if isinstance(event, (wire.Done, wire.ChatDone, wire.FillDone, wire.Failed)):
             open_ids.discard(event.id)
             if log is not None:
                 log.append(event.id)
@@ -119,7 +119,8 @@ async def until_finished(ws, ids: set[str], log: list | None = None) -> dict[str
 @pytest.mark.parametrize(
     "endpoint, body",
     [("status", None), ("model", {}), ("generate", {"id": "x", "prompt": "x"}), ("score", {"id": "x", "prompt": "x", "continuations": []}),
-     ("chat", {"id": "x", "path": "a.ipynb", "message": "x"}), ("conversation", None)],
+     ("chat", {"id": "x", "path": "a.ipynb", "message": "x"}), ("fill", {"id": "x", "path": "a.ipynb", "before": "", "after": ""}),
+     ("conversation", None)],
 )
 def test_every_endpoint_refuses_a_request_without_the_token(run, api, endpoint, body):
     with pytest.raises(tornado.httpclient.HTTPClientError) as refused:
@@ -382,6 +383,30 @@ def test_a_chat_answer_streams_over_the_websocket_and_a_stopped_one_is_not_recor
     assert done.turn == 1 and done.answer.strip() and done.answer.strip()[:8] in "".join(deltas)
     assert isinstance(stopped[-1], wire.ChatDone) and stopped[-1].cancelled and stopped[-1].turn is None
     assert [t.request for t in conversation_of(run, api, "a.ipynb").turns] == ["load sales.csv"]
+
+
+def test_a_selection_is_filled_over_rest_and_streamed_over_the_websocket(run, api, stream):
+    done = wire.FillDone.model_validate(run(api("fill", {
+        "id": "f1", "path": "a.ipynb", "before": "def double(x):\n    return ", "after": "\n",
+        "options": {"max_new_tokens": 6},
+    })))
+    assert done.turn == 1 and done.code == "def double(x):\n    return " + done.fill + "\n"
+    [turn] = conversation_of(run, api, "a.ipynb").turns
+    assert turn.kind == "infill" and turn.request == "def double(x):\n    return <FILL>\n"
+
+    async def scenario():
+        ws = await stream()
+        ws.write_message(json.dumps({"type": "fill", "id": "f2", "path": "a.ipynb", "before": "rows = ",
+                                     "after": "\nprint(rows)\n", "record": False,
+                                     "options": {"max_new_tokens": 12, "temperature": 1.0, "seed": 3}}))
+        return (await until_finished(ws, {"f2"}))["f2"]
+
+    events = run(scenario())
+    assert isinstance(events[0], wire.Queued) and isinstance(events[-1], wire.FillDone)
+    assert events[-1].turn is None and len(conversation_of(run, api, "a.ipynb").turns) == 1
+    streamed = "".join(e.text for e in events[1:-1])
+    assert all(isinstance(e, wire.Delta) for e in events[1:-1])
+    assert "print(rows)" not in streamed and "rows = " not in streamed
 
 
 def test_a_malformed_chat_is_one_sentence(run, api):
