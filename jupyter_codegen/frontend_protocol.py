@@ -9,8 +9,8 @@ Two channels, both versioned so that either side can be upgraded first:
   ``insert == "frontend"`` means the extension must; ``"kernel"`` means the kernel already sent IPython's
   ``set_next_input`` payload, which the frontend's own payload handling inserts, so the extension must not insert too.
 - **Frontend -> kernel, over a comm** (target `COMM_TARGET`, opened by the frontend): a `Hello` in the comm_open's
-  data says what the frontend can do, and a `Snapshot` before each magic cell's execute request gives the notebook
-  as it is on screen. The kernel answers the open with a `Welcome` (and a malformed message with a `CommError`).
+  data says what the frontend can do (and carries its `FrontendSettings`, sent again whenever they change), and a
+  `Snapshot` before each magic cell's execute request gives the notebook as it is on screen. The kernel answers the open with a `Welcome` (and a malformed message with a `CommError`).
 
 Comm messages travel on the shell channel and wait behind a running cell, so a snapshot is sent *before* the
 execute request of the cell it describes; the kernel uses it only when it was sent for the cell that runs (same
@@ -86,6 +86,22 @@ class CellsBundle(_Message):
 # -- frontend -> kernel: the comm ------------------------------------------------------------------------------------
 
 
+class FrontendSettings(_Message):
+    """The JupyterLab settings that the magics share with the chat, sent in the Hello and whenever they change.
+
+    A value applies to the kernel's CodeGen options as `%config` would; None gives the kernel its own value back.
+    """
+
+    type: Literal["settings"] = "settings"
+    model: str | None = None
+    temperature: float | None = Field(None, ge=0.0)
+    max_new_tokens: int | None = Field(None, ge=1)
+
+    def values(self) -> dict[str, Any]:
+        """CodeGen trait name -> value (None: the kernel's own), for the traits these settings cover."""
+        return {"model": self.model or None, "temperature": self.temperature, "max_new_tokens": self.max_new_tokens}
+
+
 class Hello(_Message):
     """The data of the comm_open."""
 
@@ -95,6 +111,8 @@ class Hello(_Message):
     """Free text for logs, e.g. "jupyterlab 4.4.0, jupyter-codegen 0.1.0"."""
     capabilities: list[str] = Field(default_factory=list)
     """INSERT_CELLS and/or REPLACE_SOURCE; unknown ones are ignored."""
+    settings: FrontendSettings | None = None
+    """The frontend's shared settings; None when it has none."""
 
 
 class SnapshotOutput(_Message):
@@ -165,7 +183,7 @@ class CommError(_Message):
     """One sentence saying what to do."""
 
 
-FrontendMessage = Annotated[Union[Hello, Snapshot], Field(discriminator="type")]
+FrontendMessage = Annotated[Union[Hello, Snapshot, FrontendSettings], Field(discriminator="type")]
 frontend_message = TypeAdapter(FrontendMessage)
 
 

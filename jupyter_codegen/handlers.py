@@ -105,7 +105,7 @@ class _ServiceMixin:
 
     def chat_work(self, request: wire.ChatRequest, on_update: UpdateCallback | None = None) -> Work[wire.ChatDone]:
         """What a chat request does when its turn on the engine comes: the whole turn, recorded, as a ChatDone."""
-        options = request.options.generation_options() if request.options else self.config.generation_options()
+        options = request.options.over(self.config.generation_options()) if request.options else self.config.generation_options()
         max_context = self.config.max_context_tokens
         conversation_dir = self.config.conversation_dir or None
         root = self.root_dir
@@ -127,7 +127,7 @@ class _ServiceMixin:
 
     def fill_work(self, request: wire.FillRequest, on_update: UpdateCallback | None = None) -> Work[wire.FillDone]:
         """What a fill request does on the engine: one hole, filled with the notebook around it, recorded."""
-        options = request.options.generation_options() if request.options else self.config.generation_options()
+        options = request.options.over(self.config.generation_options()) if request.options else self.config.generation_options()
         config = self.config
         max_context, marker, method = config.max_context_tokens, config.infill_marker, config.infill_method
         conversation_dir = config.conversation_dir or None

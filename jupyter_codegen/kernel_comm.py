@@ -11,7 +11,7 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 from . import __version__
-from .frontend_protocol import COMM_TARGET, CommError, Hello, Snapshot, Welcome, frontend_message
+from .frontend_protocol import COMM_TARGET, CommError, FrontendSettings, Hello, Snapshot, Welcome, frontend_message
 from .notebook_context import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -23,9 +23,14 @@ class FrontendLink:
     `receive` is the whole protocol and needs no comm, so it is tested directly; `register` wires it to ipykernel.
     """
 
-    def __init__(self, notebook_key: Callable[[], str | None] = lambda: None):
+    def __init__(
+        self,
+        notebook_key: Callable[[], str | None] = lambda: None,
+        on_settings: Callable[[FrontendSettings], None] = lambda settings: None,
+    ):
         self.snapshots = SnapshotStore()
         self._notebook_key = notebook_key
+        self._on_settings = on_settings
         self._capabilities: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
         self._manager: Any = None
@@ -44,6 +49,10 @@ class FrontendLink:
                 "update the JupyterLab extension and the kernel's jupyter-codegen to the same version."
             )
             return CommError(message=text).model_dump(mode="json")
+        if isinstance(message, FrontendSettings) or (isinstance(message, Hello) and message.settings is not None):
+            error = self._apply(message if isinstance(message, FrontendSettings) else message.settings)
+            if error is not None:
+                return error
         if isinstance(message, Hello):
             with self._lock:
                 self._capabilities[comm_id] = frozenset(message.capabilities)
@@ -54,6 +63,15 @@ class FrontendLink:
             return Welcome(version=__version__, notebook_key=key).model_dump(mode="json")
         if isinstance(message, Snapshot):
             self.snapshots.put(message)
+        return None
+
+    def _apply(self, settings: FrontendSettings) -> dict | None:
+        try:
+            self._on_settings(settings)
+        except Exception as exc:  # noqa: BLE001 - a bad setting is reported to the frontend, not raised in the kernel
+            log.debug("jupyter_codegen: could not apply the frontend's settings", exc_info=True)
+            text = f"The kernel could not apply the JupyterLab settings of jupyter-codegen ({exc}); correct them in Settings."
+            return CommError(message=text).model_dump(mode="json")
         return None
 
     def closed(self, comm_id: str) -> None:

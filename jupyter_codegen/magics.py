@@ -22,7 +22,7 @@ from .context import Cell
 from .conversation import Conversation, Turn, adopt_legacy_file, conversation_path, notebook_key
 from .engine import Engine
 from .errors import CodeGenError
-from .frontend_protocol import cells_bundle
+from .frontend_protocol import FrontendSettings, cells_bundle
 from .history import history_cells
 from .kernel_comm import FrontendLink
 from .notebook_context import live_context
@@ -70,7 +70,9 @@ class CodeGenMagics(Magics):
         self._announced: set[int] = set()
         self._running: tuple[str | None, str] = (None, "")
         """(cell id, source) of the cell that runs now, from IPython's pre_run_cell event."""
-        self.link = FrontendLink(self._key)
+        self.link = FrontendLink(self._key, self._apply_frontend_settings)
+        self._own_values: dict[str, object] = {}
+        """The kernel's own CodeGen values that a JupyterLab setting overrides, to give back when it is cleared."""
 
     # -- state ------------------------------------------------------------------------------------------------
 
@@ -98,6 +100,16 @@ class CodeGenMagics(Magics):
         else:
             self._conversation.refresh()
         return self._conversation
+
+    def _apply_frontend_settings(self, settings: FrontendSettings) -> None:
+        """JupyterLab's settings, shared with the chat, set the magics' traits as `%config` would; clearing one there
+        gives the kernel its own value back. A later `%config` in the notebook wins until the setting changes."""
+        for name, value in settings.values().items():
+            if value is not None:
+                self._own_values.setdefault(name, getattr(self.settings, name))
+                setattr(self.settings, name, value)
+            elif name in self._own_values:
+                setattr(self.settings, name, self._own_values.pop(name))
 
     def on_pre_run_cell(self, info) -> None:
         self._running = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")

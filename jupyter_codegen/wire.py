@@ -95,6 +95,13 @@ class Options(_Message):
             seed=options.seed, n=options.n, stop=list(options.stop),
         )
 
+    def over(self, base: GenerationOptions) -> GenerationOptions:
+        """`base` with the fields this message gives explicitly (the chat sends only the settings the user set)."""
+        given = {name: getattr(self, name) for name in self.model_fields_set}
+        if "stop" in given:
+            given["stop"] = tuple(given["stop"])
+        return base.with_(**given)
+
     def generation_options(self) -> GenerationOptions:
         return GenerationOptions(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed,
@@ -130,7 +137,7 @@ class ChatRequest(_Message):
     """The notebook as on screen; its cell_id is the active cell (the answer is meant to go below it)."""
     model: ModelChoice = ModelChoice()
     options: Options | None = None
-    """None: the server's own CodeGen settings (n, temperature, max_new_tokens, ...)."""
+    """The fields given override the server's own CodeGen settings (n, temperature, max_new_tokens, ...)."""
     show_prompt: bool = False
     """Also send back exactly what the model read."""
 

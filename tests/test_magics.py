@@ -42,6 +42,24 @@ def test_config_sets_the_trait(shell, magics, tiny_model):
     assert magics.settings.temperature == 0.0
 
 
+def test_jupyterlab_settings_set_the_magics_traits_and_clearing_them_gives_the_kernels_values_back(shell, magics, tiny_model):
+    use(shell, tiny_model("xglm"))
+    shell.run_line_magic("config", "CodeGen.temperature = 0.3")
+    own_max = magics.settings.max_new_tokens
+    hello = {"type": "hello", "capabilities": [], "settings": {"model": "lab-model", "temperature": 0.7, "max_new_tokens": None}}
+    assert magics.link.receive("c", hello)["type"] == "welcome"
+    assert (magics.settings.model, magics.settings.temperature, magics.settings.max_new_tokens) == ("lab-model", 0.7, own_max)
+    magics.link.receive("c", {"type": "settings", "model": "", "temperature": 0.7, "max_new_tokens": 40})
+    assert (magics.settings.model, magics.settings.max_new_tokens) == (str(tiny_model("xglm")), 40)
+    shell.run_line_magic("config", "CodeGen.temperature = 0.1")  # %config in the notebook wins until the setting changes
+    assert magics.settings.temperature == 0.1
+    magics.link.receive("c", {"type": "settings"})
+    assert (magics.settings.temperature, magics.settings.max_new_tokens) == (0.3, own_max)
+    bad = magics.link.receive("c", {"type": "settings", "temperature": -1})
+    assert bad["type"] == "error" and "update the JupyterLab extension" in bad["message"]
+    assert magics.settings.temperature == 0.3
+
+
 def test_codegen_inserts_the_answer_and_keeps_the_conversation(shell, magics, tiny_model, capsys):
     use(shell, tiny_model("xglm"))
     run(shell, "%%codegen\nload sales.csv into a DataFrame")

@@ -409,6 +409,15 @@ def test_a_selection_is_filled_over_rest_and_streamed_over_the_websocket(run, ap
     assert "print(rows)" not in streamed and "rows = " not in streamed
 
 
+def test_chat_options_override_only_the_settings_they_give():
+    from jupyter_codegen.engine import GenerationOptions
+
+    base = GenerationOptions(max_new_tokens=99, temperature=0.5, n=2, stop=("x",))
+    merged = wire.Options.model_validate({"max_new_tokens": 3}).over(base)
+    assert (merged.max_new_tokens, merged.temperature, merged.n, merged.stop) == (3, 0.5, 2, ("x",))
+    assert wire.Options.model_validate({"temperature": 0, "stop": ["y"]}).over(base).stop == ("y",)
+
+
 def test_a_malformed_chat_is_one_sentence(run, api):
     with pytest.raises(tornado.httpclient.HTTPClientError) as malformed:
         run(api("chat", {"id": "x", "path": "a.ipynb"}))
