@@ -22,7 +22,8 @@ LLAMA_SRC := .cache/llama_cpp_python-$(LLAMA_CPP_VERSION)
 LLAMA_STAMP := $(LLAMA_VENV)/.installed-$(LLAMA_CPP_VERSION)
 
 # `pip install` also builds the JupyterLab extension (labextension/, with Node.js 20+ and the npm registry).
-$(STAMP): pyproject.toml labextension/package.json
+# The extension's sources are prerequisites too: the built extension is copied into the venv at install time.
+$(STAMP): pyproject.toml labextension/package.json $(wildcard labextension/src/*.ts labextension/style/* labextension/schema/*)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

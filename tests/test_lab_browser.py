@@ -30,6 +30,10 @@ CHROMIUM = os.environ.get("CODEGEN_CHROMIUM", "/usr/bin/chromium")
 RESULTS = Path(__file__).resolve().parent.parent / "test-results"
 TIMEOUT_MS = int(os.environ.get("CODEGEN_BROWSER_TIMEOUT_MS", "180000"))
 REQUESTS = ("load sales.csv into a DataFrame", "plot the revenue of each region", "count the rows")
+SALES = (
+    "import pandas as pd\n"
+    "sales = pd.DataFrame({'region': ['north', 'south', 'north', 'east'], 'revenue': [120.0, 80.5, 99.9, 40.0]})"
+)
 
 
 def free_port() -> int:
@@ -51,21 +55,38 @@ def notebook_json(*sources: str) -> dict:
     }
 
 
+LAB_MAX_TOKENS = 40
+"""maxTokens in the lab's jupyter-codegen settings: the kernels' own CodeGen.max_new_tokens is 16, so a kernel that
+reports 40 got it from JupyterLab's settings over the comm."""
+
+
 @pytest.fixture
-def lab(tiny_model, tmp_path):
+def lab(tmp_path):
     """A running `jupyter lab` on a free port with its own config, data and runtime folders, whose server and
-    kernels use the tiny model; yields (base url, token, root folder)."""
+    kernels use the embedded default model (real code in the screenshots); yields (base url, token, root folder)."""
+    yield from running_lab(tmp_path, "default")
+
+
+@pytest.fixture
+def tiny_lab(tiny_model, tmp_path):
+    """The same on a tiny random model: for what must not depend on the quality of an answer (the small default
+    model often fills a hole with nothing, and then nothing is replaced)."""
+    yield from running_lab(tmp_path, str(tiny_model("xglm")))
+
+
+def running_lab(tmp_path: Path, model: str):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`) or set CODEGEN_CHROMIUM.")
-    model = str(tiny_model("xglm"))
     root, home = tmp_path / "root", tmp_path / "home"
     root.mkdir()
     profile = home / "ipython" / "profile_default"
     profile.mkdir(parents=True)
+    user_settings = home / "config" / "lab" / "user-settings"
     # No "get notified about news?" toast over the screenshots.
-    settings = home / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    (user_settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (user_settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    (user_settings / "jupyter-codegen").mkdir(parents=True)
+    (user_settings / "jupyter-codegen" / "plugin.jupyterlab-settings").write_text(json.dumps({"maxTokens": LAB_MAX_TOKENS}))
     conversations = tmp_path / "conversations"
     (profile / "ipython_config.py").write_text(
         f"c.CodeGen.model = {model!r}\n"
@@ -107,6 +128,13 @@ def lab(tiny_model, tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+def conversation(lab, name: str) -> list[dict]:
+    """The turns the server keeps for notebook `name` (what its magics and the chat share)."""
+    base, token, _ = lab
+    with urllib.request.urlopen(f"{base}/codegen/api/conversation?path={name}&token={token}", timeout=30) as r:
+        return json.loads(r.read())["turns"]
 
 
 def in_browser(lab, name: str, *sources: str, check) -> None:
@@ -216,7 +244,7 @@ def check_codegen(notebook: Notebook) -> None:
 
     notebook.run(0)
     for attempt, request in enumerate(REQUESTS):
-        if attempt:  # the tiny random model answered nothing: ask something else
+        if attempt:  # the model answered nothing: ask something else
             cells.nth(1).locator(".cm-content").click()
             page.keyboard.press("Control+a")
             page.keyboard.type(f"%%codegen\n{request}")
@@ -226,7 +254,7 @@ def check_codegen(notebook: Notebook) -> None:
         if "not inserted" not in caption.text_content():
             break
     else:
-        pytest.fail(f"the tiny model answered none of {REQUESTS}")
+        pytest.fail(f"the model answered none of {REQUESTS}")
 
     shown = cells.nth(1).locator(".jp-CodegenCells-code").all_text_contents()
     notebook.wait_for_count(2 + len(shown))
@@ -260,7 +288,7 @@ def check_codegen(notebook: Notebook) -> None:
         notebook.wait_for_count(len(nb["cells"]))
         back = notebook.saved()
         assert [c["source"] for c in back["cells"][2:]] == [c["source"] for c in new]
-    else:  # the tiny model answered nothing this time: nothing inserted, nothing removed
+    else:  # the model answered nothing this time: nothing inserted, nothing removed
         assert rerun["cells"][2:] == new
 
     notebook.undo()
@@ -308,3 +336,131 @@ def check_infill(notebook: Notebook, infill: str) -> None:
     bundle2 = final_bundle(again["cells"][1])
     assert bundle2["insert"] == "frontend" and bundle2["generation_id"] != bundle["generation_id"], bundle2
     assert "".join(again["cells"][1]["source"]) == bundle2["replace_source"]
+
+
+# -- the sidebar chat, the fill shortcut, the shared settings ----------------------------------------------------
+
+
+def open_chat(page):
+    page.locator(".jp-SideBar .lm-TabBar-tab[data-id='jp-codegen-chat']").click()
+    page.locator(".jp-CodegenChat-input").wait_for()
+
+
+def test_a_sidebar_question_streams_its_answer_which_is_inserted_below_and_recorded(lab):
+    in_browser(lab, "chat.ipynb", "%load_ext jupyter_codegen", SALES, check=lambda nb: check_chat(nb, lab))
+
+
+def check_chat(notebook: Notebook, lab) -> None:
+    page, cells = notebook.page, notebook.cells
+    notebook.run(0)
+    notebook.run(1)
+    open_chat(page)
+    page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()  # room for the notebook
+    assert "chat.ipynb" in page.locator(".jp-CodegenChat-header").text_content()
+    # Count the updates of the answer while it arrives: a streamed answer grows in several steps.
+    page.evaluate("""() => {
+        window.codegenGrowth = 0;
+        const log = document.querySelector('.jp-CodegenChat-log');
+        new MutationObserver(() => {
+            const pre = log.querySelector('.jp-CodegenChat-code.jp-mod-streaming');
+            if (pre && pre.textContent) { window.codegenGrowth += 1; }
+        }).observe(log, {subtree: true, childList: true, characterData: true});
+    }""")
+    cells.nth(1).locator(".jp-InputPrompt").click()  # the data cell is active: the answer goes below it
+    question = "show the average revenue by region"
+    page.locator(".jp-CodegenChat-input").fill(question)
+    page.locator(".jp-CodegenChat-input").press("Enter")
+    answer = page.locator(".jp-CodegenChat-message.jp-mod-model").last
+    answer.locator(".jp-CodegenChat-insert").wait_for()
+    code = answer.locator(".jp-CodegenChat-code").text_content()
+    assert code.strip(), "the model answered with no code"
+    assert page.evaluate("window.codegenGrowth") >= 2, "the answer was not streamed"
+    assert page.locator(".jp-CodegenChat-stop").is_hidden() and page.locator(".jp-CodegenChat-send").is_visible()
+
+    answer.locator(".jp-CodegenChat-insert").click()
+    notebook.wait_for_count(3 + code.count("\n\n"))  # blank lines split an answer into cells
+    page.screenshot(path=str(RESULTS / "lab-chat-sidebar.png"))
+    saved = notebook.saved()
+    inserted = saved["cells"][2:]
+    assert "\n\n".join("".join(c["source"]) for c in inserted) == code
+    assert {c["metadata"]["jupyter_codegen"]["kind"] for c in inserted} == {"chat"}
+    [turn] = conversation(lab, "chat.ipynb")
+    assert (turn["kind"], turn["request"], turn["answer"]) == ("chat", question, code)
+
+    # The kernel's magics see the chat's turn: the next %%codegen prompt holds the question.
+    cells.nth(0).locator(".jp-InputPrompt").click()
+    notebook.undo()
+    notebook.wait_for_count(2)
+    cells.nth(1).locator(".jp-InputPrompt").click()
+    page.keyboard.press("b")  # a new cell below
+    notebook.wait_for_count(3)
+    page.keyboard.press("Enter")
+    page.keyboard.type("%%codegen --show-prompt\nnow only the north region")
+    notebook.run(2)
+    notebook.cells.nth(2).locator(".jp-CodegenCells-caption").wait_for()
+    shown = notebook.cells.nth(2).locator(".jp-OutputArea").text_content()
+    assert question in shown, shown[-2000:]
+
+
+def test_a_selection_is_filled_by_the_shortcut_and_undone_in_the_editor(tiny_lab):
+    source = "def total(values):\n    return TODO"
+    in_browser(tiny_lab, "fill.ipynb", "%load_ext jupyter_codegen", source, check=lambda nb: check_fill(nb, tiny_lab, source))
+
+
+def cell_text_is(page, index: int, want: str) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            "([i, want]) => document.querySelectorAll('.jp-Notebook .jp-Cell')[i].querySelector('.cm-content').innerText === want",
+            arg=[index, want],
+        )
+    except PlaywrightTimeout:
+        shown = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".cm-content").inner_text()
+        toasts = page.locator(".Toastify__toast").all_text_contents()
+        pytest.fail(f"cell {index} shows {shown!r}, not {want!r}; notifications: {toasts}")
+
+
+def check_fill(notebook: Notebook, lab, source: str) -> None:
+    page, cells = notebook.page, notebook.cells
+    notebook.run(0)
+    cells.nth(1).locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    for _ in range(len("TODO")):
+        page.keyboard.press("Shift+ArrowLeft")
+    page.keyboard.press("Control+Alt+f")
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not (turns := conversation(lab, "fill.ipynb")):
+        if time.monotonic() > deadline:
+            page.screenshot(path=str(RESULTS / "lab-failure.png"))
+            pytest.fail("the shortcut filled nothing (no infill turn was recorded)")
+        time.sleep(0.5)
+    [turn] = turns
+    assert turn["kind"] == "infill" and turn["request"] == "def total(values):\n    return <FILL>", turn
+    filled = turn["answer"]
+    assert filled.startswith("def total(values):\n    return ") and filled != source
+    cell_text_is(page, 1, filled)
+    page.screenshot(path=str(RESULTS / "lab-fill-selection.png"))
+    page.keyboard.press("Control+z")  # the editor's ordinary undo
+    cell_text_is(page, 1, source)
+
+
+def test_jupyterlab_settings_reach_the_kernels_magics(lab):
+    probe = "print('max_new_tokens', get_ipython().magics_manager.registry['CodeGenMagics'].settings.max_new_tokens)"
+    cells = ("%load_ext jupyter_codegen", probe, "%%codegen\nshow the first rows", probe)
+    in_browser(lab, "settings.ipynb", *cells, check=check_settings)
+
+
+def check_settings(notebook: Notebook) -> None:
+    for i in range(3):
+        notebook.run(i)
+    notebook.cells.nth(2).locator(".jp-CodegenCells-caption").wait_for()
+    time.sleep(0.5)  # the generated cells go in below the magic cell, above the last probe
+    last = notebook.count() - 1
+    notebook.run(last)
+    before = notebook.cells.nth(1).locator(".jp-OutputArea").text_content()
+    after = notebook.cells.nth(last).locator(".jp-OutputArea").text_content()
+    assert "max_new_tokens 16" in before  # the kernel's own value, until a magic opened the comm
+    # The magic's snapshot opened the comm, whose Hello carried the lab's settings before the magic ran.
+    assert f"max_new_tokens {LAB_MAX_TOKENS}" in after, after
+

@@ -1,35 +1,55 @@
 /**
  * jupyter-codegen in JupyterLab: one comm per notebook kernel (kernelLink.ts), the notebook sent to the kernel
- * before each magic run (snapshot.ts), and the generated cells inserted once the magic cell has run (insertion.ts).
+ * before each magic run (snapshot.ts), the generated cells inserted once the magic cell has run (insertion.ts), the
+ * sidebar chat (chatPanel.ts) and the fill-selection command (fill.ts) on the server's shared model (service.ts),
+ * and the settings that the magics and the chat share (settings.ts).
  */
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { Cell } from '@jupyterlab/cells';
 import { INotebookTracker, Notebook, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
+import { ChatPanel } from './chatPanel';
+import { fillSelection } from './fill';
+import { codegenIcon } from './icon';
 import { CellInserter } from './insertion';
 import { KernelLink } from './kernelLink';
 import { watchGeneratedCells } from './marking';
 import { IHello, INSERT_CELLS, isMagicSource, PROTOCOL_VERSION, REPLACE_SOURCE } from './protocol';
-import { PLUGIN_ID, watchSettings } from './settings';
+import { ModelService } from './service';
+import { DEFAULT_SETTINGS, ICodegenSettings, PLUGIN_ID, settingsMessage, watchSettings } from './settings';
 import { takeSnapshot } from './snapshot';
 
 const EXTENSION_VERSION = '0.1.0';
+
+export const COMMAND_FILL = 'codegen:fill-selection';
+export const COMMAND_CHAT = 'codegen:open-chat';
 
 interface ICellSignal {
   notebook: Notebook;
   cell: Cell;
 }
 
-function activate(app: JupyterFrontEnd, tracker: INotebookTracker, registry: ISettingRegistry | null): void {
+function activate(
+  app: JupyterFrontEnd,
+  tracker: INotebookTracker,
+  registry: ISettingRegistry | null,
+  restorer: ILayoutRestorer | null,
+  palette: ICommandPalette | null
+): void {
   const links = new Map<NotebookPanel, KernelLink>();
   const inserter = new CellInserter();
+  const service = new ModelService();
+  let settings: ICodegenSettings = DEFAULT_SETTINGS;
   const hello = (): IHello => ({
     type: 'hello',
     protocol: PROTOCOL_VERSION,
     frontend: `${app.name} ${app.version}, jupyter-codegen ${EXTENSION_VERSION}`,
-    capabilities: [INSERT_CELLS, REPLACE_SOURCE]
+    capabilities: [INSERT_CELLS, REPLACE_SOURCE],
+    settings: settingsMessage(settings)
   });
+  const ranInKernel = (panel: NotebookPanel, cellId: string): boolean => links.get(panel)?.ranInKernel.has(cellId) ?? false;
 
   tracker.widgetAdded.connect((_, panel) => {
     const link = new KernelLink(panel.sessionContext, hello);
@@ -62,23 +82,58 @@ function activate(app: JupyterFrontEnd, tracker: INotebookTracker, registry: ISe
     link.ranInKernel.add(cellId);
   });
 
+  const chat = new ChatPanel({ service, settings: () => settings, ranInKernel });
+  chat.title.icon = codegenIcon;
+  app.shell.add(chat, 'right', { rank: 600 });
+  restorer?.add(chat, chat.id);
+  tracker.currentChanged.connect((_, panel) => chat.bind(panel));
+  chat.bind(tracker.currentWidget);
+
   NotebookActions.executed.connect((_, { notebook, cell }: ICellSignal) => {
-    if (cell.model.type === 'code' && !cell.isDisposed) {
-      inserter.handleExecuted(notebook, cell.model.id);
+    if (cell.model.type !== 'code' || cell.isDisposed) {
+      return;
+    }
+    inserter.handleExecuted(notebook, cell.model.id);
+    if (chat.notebook?.content === notebook && isMagicSource(cell.model.sharedModel.getSource())) {
+      void chat.reload(); // The magic added a turn to the conversation the chat shows.
     }
   });
 
-  void watchSettings(registry, settings => {
-    inserter.enabled = settings.insert;
+  app.commands.addCommand(COMMAND_FILL, {
+    label: 'Fill Selection with Code',
+    caption: 'Replace the selection of the active cell (or fill at the cursor) with code from both sides',
+    isEnabled: () => tracker.currentWidget?.content.activeCell?.model.type === 'code',
+    execute: () => {
+      const panel = tracker.currentWidget;
+      if (panel !== null) {
+        return fillSelection(panel, service, settings, id => ranInKernel(panel, id));
+      }
+    }
+  });
+  app.commands.addCommand(COMMAND_CHAT, {
+    label: 'Open the Code Chat',
+    execute: () => app.shell.activateById(chat.id)
+  });
+  palette?.addItem({ command: COMMAND_FILL, category: 'jupyter-codegen' });
+  palette?.addItem({ command: COMMAND_CHAT, category: 'jupyter-codegen' });
+
+  void watchSettings(registry, next => {
+    settings = next;
+    inserter.enabled = next.insert;
+    const message = settingsMessage(next);
+    for (const link of links.values()) {
+      link.sendSettings(message);
+    }
   });
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
-  description: 'Inserts the cells that %%codegen and %%infill generate, and gives the kernel the notebook on screen.',
+  description:
+    'Inserts the cells that %%codegen and %%infill generate, gives the kernel the notebook on screen, and adds the code chat and the fill-selection command.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ISettingRegistry],
+  optional: [ISettingRegistry, ILayoutRestorer, ICommandPalette],
   activate
 };
 

@@ -6,6 +6,7 @@
 import { ICodeCellModel } from '@jupyterlab/cells';
 import { Notebook } from '@jupyterlab/notebook';
 
+import { endUndoStep } from './edits';
 import { sourceHash } from './hash';
 import { CELLS_MIME, CELL_METADATA_KEY, ICellsBundle, IGeneratedCellMetadata, readBundle } from './protocol';
 
@@ -28,12 +29,6 @@ function generatedMetadata(value: unknown): IGeneratedCellMetadata | null {
   return typeof meta.generation_id === 'string' && typeof meta.source_cell_id === 'string' ? (meta as IGeneratedCellMetadata) : null;
 }
 
-type ISharedNotebook = NonNullable<Notebook['model']>['sharedModel'];
-
-/** Closes the notebook's current undo step, so that an insertion is one step of its own for the ordinary undo. */
-function endUndoStep(shared: ISharedNotebook): void {
-  (shared as ISharedNotebook & { undoManager?: { stopCapturing(): void } }).undoManager?.stopCapturing();
-}
 
 export class CellInserter {
   /** Whether to insert at all (the `insert` setting); the code stays visible in the output either way. */

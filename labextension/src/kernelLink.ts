@@ -6,7 +6,7 @@
 import { ISessionContext } from '@jupyterlab/apputils';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
 
-import { COMM_TARGET, IHello, ISnapshot, KernelMessage as CodegenMessage, PROTOCOL_VERSION } from './protocol';
+import { COMM_TARGET, IHello, ISettingsMessage, ISnapshot, KernelMessage as CodegenMessage, PROTOCOL_VERSION } from './protocol';
 
 export class KernelLink {
   constructor(
@@ -41,6 +41,21 @@ export class KernelLink {
     } catch (error) {
       console.warn('jupyter-codegen could not send the notebook to the kernel; the magic will use kernel history.', error);
       return false;
+    }
+  }
+
+  /**
+   * Sends the shared settings to the kernel when the comm is open (a comm opened later carries them in its Hello).
+   */
+  sendSettings(settings: ISettingsMessage): void {
+    const comm = this._comm;
+    if (comm === null || comm.isDisposed || this._commKernel !== this._kernel()) {
+      return;
+    }
+    try {
+      comm.send(settings as unknown as KernelMessage.ICommMsgMsg['content']['data']);
+    } catch (error) {
+      console.warn('jupyter-codegen could not send its settings to the kernel.', error);
     }
   }
 

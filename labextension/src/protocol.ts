@@ -2,7 +2,8 @@
  * The messages of jupyter_codegen/frontend_protocol.py, as TypeScript types.
  *
  * Kernel -> frontend: a `CellsBundle` under `CELLS_MIME` in a magic's output.
- * Frontend -> kernel: a comm (target `COMM_TARGET`) opened with a `Hello`, then a `Snapshot` before each magic run.
+ * Frontend -> kernel: a comm (target `COMM_TARGET`) opened with a `Hello`, then a `Snapshot` before each magic run,
+ * and `Settings` whenever the shared settings change.
  */
 
 export const PROTOCOL_VERSION = 1;
@@ -34,11 +35,20 @@ export interface ICellsBundle {
   model: string;
 }
 
+/** The settings the magics share with the chat; null gives the kernel its own CodeGen value. */
+export interface ISettingsMessage {
+  type: 'settings';
+  model: string | null;
+  temperature: number | null;
+  max_new_tokens: number | null;
+}
+
 export interface IHello {
   type: 'hello';
   protocol: number;
   frontend: string;
   capabilities: string[];
+  settings: ISettingsMessage;
 }
 
 export interface ISnapshotOutput {
@@ -87,7 +97,8 @@ export type KernelMessage = IWelcome | ICommError;
 export type IGeneratedCellMetadata = {
   generation_id: string;
   source_cell_id: string;
-  kind: GenerationKind;
+  /** `chat`: inserted from a sidebar chat answer (its generation_id is the chat request's id). */
+  kind: GenerationKind | 'chat';
   /** Hash of the source as inserted: a cell whose source no longer matches was edited by the user. */
   inserted_hash: string;
 };

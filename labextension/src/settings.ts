@@ -1,6 +1,9 @@
 /** The extension's settings (schema/plugin.json), read through JupyterLab's settings system. */
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
+import { ISettingsMessage } from './protocol';
+import { IModelChoice, IOptions } from './service';
+
 export const PLUGIN_ID = 'jupyter-codegen:plugin';
 
 export interface ICodegenSettings {
@@ -46,4 +49,32 @@ export async function watchSettings(
   } catch (error) {
     console.warn('jupyter-codegen could not read its settings and uses the defaults.', error);
   }
+}
+
+/** The settings as the kernel's comm message: what the magics' traits take. */
+export function settingsMessage(settings: ICodegenSettings): ISettingsMessage {
+  return {
+    type: 'settings',
+    model: settings.model.trim() || null,
+    temperature: settings.temperature,
+    max_new_tokens: settings.maxTokens
+  };
+}
+
+/** The model of a chat or fill request: empty leaves the server's CodeGen.model. */
+export function modelChoice(settings: ICodegenSettings): IModelChoice {
+  const model = settings.model.trim();
+  return model ? { model } : {};
+}
+
+/** The options of a chat or fill request: only what the user set, the rest is the server's CodeGen settings. */
+export function requestOptions(settings: ICodegenSettings): IOptions | null {
+  const options: IOptions = {};
+  if (settings.temperature !== null) {
+    options.temperature = settings.temperature;
+  }
+  if (settings.maxTokens !== null) {
+    options.max_new_tokens = settings.maxTokens;
+  }
+  return Object.keys(options).length > 0 ? options : null;
 }
