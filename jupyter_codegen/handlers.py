@@ -235,30 +235,40 @@ class ScoreHandler(_QueuedRestHandler):
         self.send(wire.ScoreReply(id=request.id, scores=scores))
 
 
-class ChatHandler(_QueuedRestHandler):
-    """One chat question, answered whole (the WebSocket streams the same answer)."""
+class _WorkHandler(_QueuedRestHandler):
+    """A request answered whole after its turn on the engine (the WebSocket streams the same answer)."""
+
+    message: type[wire.ChatRequest] | type[wire.FillRequest]
+
+    def work_of(self, request: Any) -> Work:
+        raise NotImplementedError
 
     @web.authenticated
     @authorized("execute")
     async def post(self) -> None:
-        request = self.read(wire.ChatRequest)
+        request = self.read(self.message)
         spec, settings = self.choice(request.model)
         client = request.client or f"rest {self.current_user.username}"
-        self.ticket = self.service.submit(spec, settings, client, self.chat_work(request), request.id)
+        self.ticket = self.service.submit(spec, settings, client, self.work_of(request), request.id)
         self.send(await self.outcome(self.ticket))
 
 
-class FillHandler(_QueuedRestHandler):
-    """One selection filled, answered whole (the WebSocket streams the same fill)."""
+class ChatHandler(_WorkHandler):
+    """One chat question."""
 
-    @web.authenticated
-    @authorized("execute")
-    async def post(self) -> None:
-        request = self.read(wire.FillRequest)
-        spec, settings = self.choice(request.model)
-        client = request.client or f"rest {self.current_user.username}"
-        self.ticket = self.service.submit(spec, settings, client, self.fill_work(request), request.id)
-        self.send(await self.outcome(self.ticket))
+    message = wire.ChatRequest
+
+    def work_of(self, request: wire.ChatRequest) -> Work[wire.ChatDone]:
+        return self.chat_work(request)
+
+
+class FillHandler(_WorkHandler):
+    """One selection filled."""
+
+    message = wire.FillRequest
+
+    def work_of(self, request: wire.FillRequest) -> Work[wire.FillDone]:
+        return self.fill_work(request)
 
 
 class ConversationHandler(_RestHandler):

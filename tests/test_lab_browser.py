@@ -392,9 +392,12 @@ def check_chat(notebook: Notebook, lab) -> None:
     notebook.undo()
     notebook.wait_for_count(2)
     cells.nth(1).locator(".jp-InputPrompt").click()
-    page.keyboard.press("b")  # a new cell below
+    page.keyboard.press("b")  # a new, empty cell below, active
     notebook.wait_for_count(3)
-    page.keyboard.press("Enter")
+    answer.locator(".jp-CodegenChat-replace").click()  # nothing selected: the answer replaces the whole cell
+    assert "".join(notebook.saved()["cells"][2]["source"]) == code
+    cells.nth(2).locator(".cm-content").click()
+    page.keyboard.press("Control+a")
     page.keyboard.type("%%codegen --show-prompt\nnow only the north region")
     notebook.run(2)
     notebook.cells.nth(2).locator(".jp-CodegenCells-caption").wait_for()
