@@ -1,7 +1,7 @@
 """The core of a turn, free of IPython: context -> format -> engine -> postprocess.
 
-The magics, the server extension and the chat all call these two functions, so every surface builds the same
-prompt and cleans the answer the same way.
+The magics, the server extension and the chat all call these functions, so every surface builds the same prompt
+and cleans the answer the same way: `codegen` (a request), `infill` (holes), `fix` (a failed cell) and `explain`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Callable
 from .context import Cell, build_infill_context, build_request_context
 from .engine import Completion, Engine, GenerationOptions
 from .errors import RequestError
-from .infill import Method, fill_holes, merge, split_holes
+from .fix import Failure, error_comment, fix_request, split_at_failure
+from .infill import Method, cut_left_to_right, fill_holes, merge, split_holes
 from .postprocess import split_cells, tidy_code
 
 UpdateCallback = Callable[[str], None]
@@ -21,6 +22,8 @@ UpdateCallback = Callable[[str], None]
 
 SAMPLING_TEMPERATURE = 0.8  # used when several candidates are asked for at temperature 0
 MIN_PROMPT_TOKENS = 32
+HOLE = "\x00hole\x00"
+"""Marks the one hole of a fix or an explanation: a string no cell contains."""
 
 
 @dataclass
@@ -138,3 +141,80 @@ def infill(
         fmt.infill_prompt(context.parts, last_hole).text if fmt.can_infill else fmt.continuation(context.parts[0]).text
     )
     return Answer(filled, [filled], last_prompt, result.method, notes, result.cancelled, fills=result.fills)
+
+
+def fix(
+    engine: Engine,
+    failure: Failure,
+    before: list[Cell],
+    options: GenerationOptions,
+    *,
+    variables: str | None = None,
+    max_context_tokens: int = 2048,
+    on_update: UpdateCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Answer:
+    """A corrected version of the failing cell.
+
+    A model that can infill rewrites only the failing line, seeing the cell around it and a comment that says what
+    went wrong (so it is not asked to write the same line again); otherwise the model writes the whole cell anew
+    from a request that quotes it and its error.
+    """
+    head, line, tail = split_at_failure(failure)
+    if not (engine.format.can_infill and failure.line is not None):
+        answer = codegen(
+            engine, fix_request(failure), before, options, variables=variables,
+            max_context_tokens=max_context_tokens, on_update=on_update, cancel=cancel,
+        )
+        answer.method = f"whole cell rewritten ({answer.method})"
+        return answer
+    indent = line[: len(line) - len(line.lstrip())]
+    code = head + error_comment(failure, indent) + indent + HOLE + tail
+    answer = infill(
+        engine, code, HOLE, before, [], options, variables=variables, method="infill",
+        max_context_tokens=max_context_tokens, cancel=cancel,
+    )
+    # The hole stands for one line (or the statement the line opens): a fill that runs on to write more is cut there.
+    left = head + error_comment(failure, indent) + indent
+    fill = cut_left_to_right(answer.fills[0], left, tail, max_lines=line.count("\n") + 1) if answer.fills else ""
+    fixed = head + indent + fill.strip("\n") + tail
+    notes = list(answer.notes)
+    if fill.strip() == line.strip():
+        notes.append("The model wrote the failing line again; ask for more candidates with -n 5, or fix it by hand.")
+    elif not fill.strip():
+        notes.append("The model found nothing to put on the failing line; ask for more candidates with -n 5.")
+    if on_update is not None:
+        on_update(fixed)
+    return Answer(fixed, [fixed], answer.prompt, f"line {failure.line + 1} rewritten ({answer.method})", notes,
+                  answer.cancelled, answer.candidates, answer.fills)
+
+
+def explain(
+    engine: Engine,
+    code: str,
+    before: list[Cell],
+    options: GenerationOptions,
+    *,
+    method: Method = "auto",
+    candidates: int = 10,
+    max_context_tokens: int = 2048,
+    cancel: threading.Event | None = None,
+) -> Answer:
+    """One plain-English sentence about `code`, written by filling the comment slot above it (the InCoder paper's
+    docstring setting), so it works with code models that were never taught to chat."""
+    if not code.strip():
+        raise RequestError("There is no code to explain; run a cell first, or put the code in the %%codegen --explain cell.")
+    short = options.with_(max_new_tokens=min(options.max_new_tokens, 48))
+    answer = infill(
+        engine, "# " + HOLE + "\n" + code.strip("\n") + "\n", HOLE, before, [], short, method=method,
+        candidates=candidates, max_context_tokens=max_context_tokens, cancel=cancel,
+    )
+    fill = answer.fills[0] if answer.fills else ""
+    sentence = " ".join(fill.split("\n", 1)[0].strip().lstrip("#").split())
+    if sentence:
+        sentence = sentence[0].upper() + sentence[1:]
+        sentence += "" if sentence[-1] in ".!?" else "."
+    notes = list(answer.notes)
+    if not sentence:
+        notes.append("The model wrote no explanation for this code; try another model with --model.")
+    return Answer(sentence, [], answer.prompt, answer.method, notes, answer.cancelled, answer.candidates, answer.fills)

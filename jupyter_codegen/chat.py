@@ -72,7 +72,7 @@ def ask(
     return ChatResult(answer, len(conversation.turns), conversation.warning)
 
 
-HOLE = "\x00hole\x00"
+HOLE = assistant.HOLE
 """Where the selection was, inside the cell: a string no cell contains, so a <FILL> the user wrote stays text."""
 
 

@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - Windows
 SCHEMA_VERSION = 1
 """Version of the JSON file; bump it when the layout changes in a way an older reader would misread."""
 
-TurnKind = Literal["codegen", "infill", "chat"]
+TurnKind = Literal["codegen", "infill", "chat", "fix"]
 _TURN_KINDS = frozenset(get_args(TurnKind))
 _CELL_KINDS = frozenset(("code", "markdown", "request"))
 

@@ -66,3 +66,9 @@ def note(text: str) -> None:
 
 def error(text: str) -> None:
     print(text, file=sys.stderr)
+
+
+def explanation(sentence: str) -> None:
+    """An explanation, as markdown where the frontend renders it and as plain text elsewhere."""
+    if sentence:
+        display({"text/markdown": f"**Explanation:** {sentence}", "text/plain": f"Explanation: {sentence}"}, raw=True)

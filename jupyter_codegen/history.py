@@ -107,3 +107,31 @@ def _result_text(result: object) -> str | None:
         except Exception:
             return None
     return trim_output(text) or None
+
+
+_OWN_MAGIC = re.compile(r"^\s*%{1,2}(?:codegen|infill)\b")
+
+
+def is_own_magic(source: str) -> bool:
+    """Whether a cell is one of the assistant's own (`%codegen ...`, `%%infill`, ...): not the user's code."""
+    return bool(_OWN_MAGIC.match(source))
+
+
+def last_code_cell(shell: Any) -> str | None:
+    """The Python of the last cell run before the current one, skipping the assistant's own cells."""
+    inputs = shell.history_manager.input_hist_raw
+    for source in reversed(inputs[1:-1]):
+        cell = cell_from_source(source, shell)
+        if cell is not None and cell.kind == "code":
+            return cell.source
+    return None
+
+
+def without_last(cells: list[Cell], source: str) -> list[Cell]:
+    """`cells` without the last code cell holding `source` (the cell a fix or an explanation is about: the model
+    sees it in place, not twice)."""
+    want = python_lines(source).strip()
+    for i in range(len(cells) - 1, -1, -1):
+        if cells[i].kind == "code" and cells[i].source.strip() in (want, source.strip()):
+            return cells[:i] + cells[i + 1:]
+    return list(cells)

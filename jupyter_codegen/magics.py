@@ -23,7 +23,8 @@ from .conversation import Conversation, Turn, adopt_legacy_file, conversation_pa
 from .engine import Engine
 from .errors import CodeGenError
 from .frontend_protocol import FrontendSettings, cells_bundle
-from .history import history_cells
+from .fix import Failure, failure_of
+from .history import history_cells, is_own_magic, last_code_cell, without_last
 from .kernel_comm import FrontendLink
 from .notebook_context import live_context
 from .service_client import engine_for, find_server
@@ -70,6 +71,8 @@ class CodeGenMagics(Magics):
         self._announced: set[int] = set()
         self._running: tuple[str | None, str] = (None, "")
         """(cell id, source) of the cell that runs now, from IPython's pre_run_cell event."""
+        self.last_failure: Failure | None = None
+        """The last cell that raised (for `%codegen --fix`); cleared when that cell runs without error."""
         self.link = FrontendLink(self._key, self._apply_frontend_settings)
         self._own_values: dict[str, object] = {}
         """The kernel's own CodeGen values that a JupyterLab setting overrides, to give back when it is cleared."""
@@ -113,6 +116,21 @@ class CodeGenMagics(Magics):
 
     def on_pre_run_cell(self, info) -> None:
         self._running = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
+
+    def on_post_run_cell(self, result) -> None:
+        """Remembers the last cell that failed, with what the traceback says, for `%codegen --fix`."""
+        info = getattr(result, "info", None)
+        source = getattr(info, "raw_cell", "") or ""
+        cell_id = getattr(info, "cell_id", None)
+        exc = result.error_in_exec or result.error_before_exec
+        if is_own_magic(source):
+            return
+        if exc is not None and source.strip():
+            self.last_failure = failure_of(exc, source, self.shell.user_ns, cell_id)
+        elif self.last_failure is not None and (
+            (cell_id and cell_id == self.last_failure.cell_id) or source.strip() == self.last_failure.source.strip()
+        ):
+            self.last_failure = None  # the failing cell ran again, now without error
 
     def _engine(self, model: str | None) -> Engine:
         engine, why_not_shared = engine_for(
@@ -196,6 +214,8 @@ class CodeGenMagics(Magics):
     @argument("--reset", action="store_true", help="Forget this notebook's conversation first.")
     @argument("--history", action="store_true", help="Show this notebook's conversation.")
     @argument("--show-prompt", action="store_true", help="Also print exactly what the model read.")
+    @argument("--fix", action="store_true", help="Propose a corrected version of the last cell that failed, as a new cell.")
+    @argument("--explain", action="store_true", help="Explain in one sentence the code in this cell (line form: the last cell run).")
     @argument("request", nargs="*", help="In the line form, the request itself.")
     @line_cell_magic
     def codegen(self, line: str, cell: str | None = None):
@@ -218,6 +238,12 @@ class CodeGenMagics(Magics):
             display.note(f"Conversation reset ({had} turns forgotten).")
         if args.history:
             display.note(self.conversation.transcript())
+        if args.fix:
+            self._fix(args)
+            return
+        if args.explain:
+            self._explain(args, cell)
+            return
         request = cell if cell is not None else " ".join(args.request)
         if not request.strip():
             if not (args.reset or args.history):
@@ -241,6 +267,52 @@ class CodeGenMagics(Magics):
         self._finish(answer, live, args.show_prompt, "codegen", gathered, engine)
         if not answer.cancelled:
             self._record(request.strip(), answer, "codegen", engine, gathered.cell_id)
+
+    def _fix(self, args) -> None:
+        failure = self.last_failure
+        if failure is None:
+            display.error("No cell has failed since jupyter_codegen was loaded; run the failing cell, then %codegen --fix.")
+            return
+        live = self._live()
+        try:
+            engine = self._engine(args.model)
+            gathered = self._context()
+            options = self.settings.generation_options(
+                n=args.n, temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed
+            )
+            before = without_last(gathered.before, failure.source)
+            answer = assistant.fix(
+                engine, failure, before, options, variables=gathered.variables,
+                max_context_tokens=self.settings.max_context_tokens, on_update=live.update,
+            )
+        except CodeGenError as exc:
+            display.error(str(exc))
+            return
+        display.note(f"Proposed fix for {failure.message}: {answer.method}.")
+        self._finish(answer, live, args.show_prompt, "codegen", gathered, engine)
+        if not answer.cancelled:
+            self._record(f"Fix the error {failure.message}", answer, "fix", engine, gathered.cell_id)
+
+    def _explain(self, args, cell: str | None) -> None:
+        code = cell if cell is not None and cell.strip() else last_code_cell(self.shell)
+        try:
+            engine = self._engine(args.model)
+            gathered = self._context()
+            options = self.settings.generation_options(n=args.n, temperature=args.temperature, seed=args.seed)
+            answer = assistant.explain(
+                engine, code or "", without_last(gathered.before, code or ""), options,
+                method=self.settings.infill_method, candidates=self.settings.rerank_candidates,
+                max_context_tokens=self.settings.max_context_tokens,
+            )
+        except CodeGenError as exc:
+            display.error(str(exc))
+            return
+        self.last_answer = answer
+        display.explanation(answer.code)
+        for text in answer.notes:
+            display.note(text)
+        if args.show_prompt:
+            display.note("Prompt sent to the model:\n" + answer.prompt)
 
     @magic_arguments()
     @argument("--model", help="Model for this cell (see CodeGen.model).")
@@ -291,16 +363,18 @@ def load_ipython_extension(ipython) -> None:
     ipython.register_magics(magics)
     ipython.configurables.append(magics.settings)
     ipython.events.register("pre_run_cell", magics.on_pre_run_cell)
+    ipython.events.register("post_run_cell", magics.on_post_run_cell)
     magics.link.register(ipython)
 
 
 def unload_ipython_extension(ipython) -> None:
     magics = ipython.magics_manager.registry.get("CodeGenMagics")
     if magics is not None:
-        try:
-            ipython.events.unregister("pre_run_cell", magics.on_pre_run_cell)
-        except ValueError:
-            pass
+        for event, callback in (("pre_run_cell", magics.on_pre_run_cell), ("post_run_cell", magics.on_post_run_cell)):
+            try:
+                ipython.events.unregister(event, callback)
+            except ValueError:
+                pass
         magics.link.unregister()
     for configurable in list(ipython.configurables):
         if isinstance(configurable, CodeGen):

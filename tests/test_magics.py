@@ -222,3 +222,46 @@ def test_an_infill_cell_with_a_snapshot_sees_the_cells_below_and_is_replaced_in_
     assert bundle["kind"] == "infill" and bundle["insert"] == "frontend"
     assert bundle["replace_source"] == answer.code and bundle["cells"] == [] and bundle["marker"] == "<FILL>"
     assert bundle["fills"] == answer.fills and shell.rl_next_input is None
+
+
+def test_codegen_fix_proposes_a_corrected_cell_for_the_last_failure_and_records_it(shell, magics, tiny_model, capsys):
+    use(shell, tiny_model("xglm"))
+    magics.last_failure = None
+    run(shell, "%codegen --fix")
+    assert "No cell has failed" in capsys.readouterr().err
+    run(shell, "prices = [3, 4]")
+    failed = shell.run_cell("total = 0\ntotal += sum(prces)\nprint(total)", store_history=True)
+    assert isinstance(failed.error_in_exec, NameError)
+    failure = magics.last_failure
+    assert failure.line == 1 and "Did you mean: 'prices'?" in failure.message
+    run(shell, "%codegen --fix")
+    out = capsys.readouterr().out
+    assert "Proposed fix for NameError: name 'prces' is not defined" in out
+    fixed = magics.last_answer.code
+    assert fixed.startswith("total = 0\n") and fixed.endswith("\nprint(total)")
+    assert magics.last_bundle.cells[0].source == fixed and shell.rl_next_input == fixed
+    turn = magics.conversation.turns[-1]
+    assert (turn.kind, turn.answer) == ("fix", fixed) and "prces" in turn.request
+    run(shell, "print('another cell')")
+    assert magics.last_failure is failure  # still the last failure
+    run(shell, "prces = prices")
+    run(shell, "total = 0\ntotal += sum(prces)\nprint(total)")  # the failing cell runs again, now without error
+    assert magics.last_failure is None
+
+
+def test_codegen_explain_says_in_a_sentence_what_the_last_cell_does(shell, magics, tiny_model):
+    from IPython.utils.capture import capture_output
+
+    use(shell, tiny_model("xglm"))
+    run(shell, "ages = [31, 45, 27]\nmean_age = sum(ages) / len(ages)")
+    with capture_output() as captured:
+        run(shell, "%codegen --explain --show-prompt")
+    assert "mean_age = sum(ages) / len(ages)" in captured.stdout  # the prompt holds the last cell
+    sentence = magics.last_answer.code
+    shown = [o.data for o in captured.outputs if "text/markdown" in o.data]
+    if sentence:
+        assert shown == [{"text/markdown": f"**Explanation:** {sentence}", "text/plain": f"Explanation: {sentence}"}]
+    with capture_output() as captured:
+        run(shell, "%%codegen --explain\nprint('hello')")
+    assert "print('hello')" in magics.last_answer.prompt
+
