@@ -6,6 +6,7 @@ and cleans the answer the same way: `codegen` (a request), `infill` (holes), `fi
 
 from __future__ import annotations
 
+import difflib
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
@@ -26,6 +27,16 @@ HOLE = "\x00hole\x00"
 """Marks the one hole of a fix or an explanation: a string no cell contains."""
 
 
+@dataclass(frozen=True)
+class Alternative:
+    """One candidate answer, whole: what `--check` runs and ranks."""
+
+    code: str
+    logprob: float | None
+    """Mean log-probability per token under the model; None for a candidate the model did not write."""
+    origin: str = "model"
+
+
 @dataclass
 class Answer:
     code: str
@@ -38,6 +49,8 @@ class Answer:
     cancelled: bool = False
     candidates: list[Completion] = field(default_factory=list)
     fills: list[str] = field(default_factory=list)
+    alternatives: list[Alternative] = field(default_factory=list)
+    """Every distinct whole answer, the chosen one first."""
 
 
 def prompt_budget(
@@ -97,7 +110,16 @@ def codegen(
         notes.append(f"Stopped: kept the {len(best.token_ids)} tokens generated so far.")
     elif best.finish_reason == "length":
         notes.append(f"The answer reached the {options.max_new_tokens}-token limit and may be cut short; raise --max-new-tokens.")
-    return Answer(code, cells, prompt.text, method, notes, cancelled, completions)
+    alternatives = _distinct([Alternative(tidy_code(c.text), c.mean_logprob) for c in sorted(completions, key=lambda c: -c.mean_logprob)])
+    return Answer(code, cells, prompt.text, method, notes, cancelled, completions, alternatives=alternatives)
+
+
+def _distinct(alternatives: list[Alternative]) -> list[Alternative]:
+    seen: dict[str, Alternative] = {}
+    for a in alternatives:
+        if a.code.strip() and a.code.strip() not in seen:
+            seen[a.code.strip()] = a
+    return list(seen.values())
 
 
 def infill(
@@ -140,7 +162,8 @@ def infill(
     last_prompt = (
         fmt.infill_prompt(context.parts, last_hole).text if fmt.can_infill else fmt.continuation(context.parts[0]).text
     )
-    return Answer(filled, [filled], last_prompt, result.method, notes, result.cancelled, fills=result.fills)
+    return Answer(filled, [filled], last_prompt, result.method, notes, result.cancelled, result.last_candidates,
+                  fills=result.fills)
 
 
 def fix(
@@ -169,24 +192,44 @@ def fix(
         answer.method = f"whole cell rewritten ({answer.method})"
         return answer
     indent = line[: len(line) - len(line.lstrip())]
-    code = head + error_comment(failure, indent) + indent + HOLE + tail
+    left = head + error_comment(failure, indent) + indent
     answer = infill(
-        engine, code, HOLE, before, [], options, variables=variables, method="infill",
+        engine, left + HOLE + tail, HOLE, before, [], options, variables=variables, method="infill",
         max_context_tokens=max_context_tokens, cancel=cancel,
     )
     # The hole stands for one line (or the statement the line opens): a fill that runs on to write more is cut there.
-    left = head + error_comment(failure, indent) + indent
-    fill = cut_left_to_right(answer.fills[0], left, tail, max_lines=line.count("\n") + 1) if answer.fills else ""
-    fixed = head + indent + fill.strip("\n") + tail
+    written = [
+        Alternative(head + indent + cut_left_to_right(c.text, left, tail, max_lines=line.count("\n") + 1).strip("\n") + tail,
+                    c.mean_logprob)
+        for c in (answer.candidates or [])
+    ]
+    suggested = failure.suggested_line(line)
+    alternatives = rank_fixes(
+        _distinct(written + ([Alternative(head + suggested + tail, None, "the nearest existing name")] if suggested else [])),
+        failure.source,
+    )
     notes = list(answer.notes)
-    if fill.strip() == line.strip():
-        notes.append("The model wrote the failing line again; ask for more candidates with -n 5, or fix it by hand.")
-    elif not fill.strip():
-        notes.append("The model found nothing to put on the failing line; ask for more candidates with -n 5.")
+    if not alternatives:
+        notes.append("The model wrote the failing line again or nothing at all; ask for more candidates with -n 5.")
+    fixed = alternatives[0].code if alternatives else failure.source
     if on_update is not None:
         on_update(fixed)
-    return Answer(fixed, [fixed], answer.prompt, f"line {failure.line + 1} rewritten ({answer.method})", notes,
-                  answer.cancelled, answer.candidates, answer.fills)
+    method = f"line {failure.line + 1} rewritten ({answer.method})"
+    if alternatives and alternatives[0].origin != "model":
+        method = f"line {failure.line + 1} rewritten ({alternatives[0].origin})"
+    return Answer(fixed, [fixed], answer.prompt, method, notes, answer.cancelled, answer.candidates, answer.fills,
+                  alternatives)
+
+
+def rank_fixes(alternatives: list[Alternative], original: str) -> list[Alternative]:
+    """Fixes that change the cell at all, those closest to what the user wrote first (the cell says what they
+    meant), then the likelier under the model."""
+    changed = [a for a in alternatives if a.code.strip() != original.strip()]
+    return sorted(changed, key=lambda a: (-closeness(a.code, original), -(a.logprob if a.logprob is not None else -1e9)))
+
+
+def closeness(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
 def explain(

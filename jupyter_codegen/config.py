@@ -36,6 +36,9 @@ class CodeGen(Configurable):
     top_p = Float(0.95, min=0.0, max=1.0, help="Nucleus sampling mass.").tag(config=True)
     seed = Int(None, allow_none=True, help="Seed for sampling, for reproducible answers.").tag(config=True)
     max_new_tokens = Int(256, min=1, help="Most tokens generated per answer.").tag(config=True)
+    check_timeout = Float(
+        5.0, min=0.1, help="Seconds each candidate may run when --check runs candidates in a copy of the kernel."
+    ).tag(config=True)
     max_context_tokens = Int(2048, min=64, help="Most tokens of notebook context sent with a request.").tag(config=True)
     infill_marker = Unicode("<FILL>", help="Text that marks a hole in %%infill cells.").tag(config=True)
     infill_method = Enum(list(METHODS), "auto", help="auto: the model's infill tokens if it has them, else left-to-right reranking.").tag(config=True)

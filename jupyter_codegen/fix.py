@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import difflib
 import linecache
+import re
 import traceback
 from dataclasses import dataclass
 from types import TracebackType
@@ -27,6 +28,21 @@ class Failure:
     hint: str = ""
     """A near name the user may have meant ("Did you mean: 'sales'?"), or nothing."""
     cell_id: str | None = None
+    replace: tuple[str, str] | None = None
+    """(the wrong name, the near one) behind `hint`."""
+
+    def suggested_line(self, line: str) -> str | None:
+        """`line` with the wrong name replaced by the near one (Python's own suggestion), when there is one."""
+        if self.replace is None:
+            return None
+        wrong, near = self.replace
+        if self.ename == "KeyError":  # the key as a string literal
+            fixed = re.sub(rf"(['\"]){re.escape(wrong)}\1", lambda m: m.group(1) + near + m.group(1), line)
+        elif self.ename == "AttributeError":
+            fixed = re.sub(rf"(?<=\.){re.escape(wrong)}(?!\w)", near, line)
+        else:
+            fixed = re.sub(rf"(?<![\w.]){re.escape(wrong)}(?!\w)", near, line)
+        return fixed if fixed != line else None
 
     @property
     def message(self) -> str:
@@ -34,26 +50,49 @@ class Failure:
         return f"{text} {self.hint}".strip()
 
 
-def _near(name: str, candidates: list[str]) -> str:
+def _near(name: str, candidates: list[str]) -> str | None:
     close = difflib.get_close_matches(name, [c for c in candidates if not c.startswith("_")], n=1, cutoff=0.7)
-    return f"Did you mean: {close[0]!r}?" if close else ""
+    return close[0] if close else None
 
 
-def suggestion(exc: BaseException, namespace: Mapping[str, Any]) -> str:
-    """The interpreter's "did you mean" for a misspelt name or attribute, which Python 3.11's traceback module
-    leaves out of the exception's text."""
+def _keys_of(value: Any) -> list[str]:
+    try:
+        if hasattr(value, "columns"):  # a DataFrame
+            return [str(c) for c in value.columns]
+        if isinstance(value, Mapping):
+            return [k for k in value if isinstance(k, str)]
+    except Exception:  # noqa: BLE001 - an object that cannot list its keys gives no hint
+        pass
+    return []
+
+
+def near_name(exc: BaseException, namespace: Mapping[str, Any], line: str = "") -> tuple[str, str] | None:
+    """(wrong, near): the interpreter's "did you mean" for a misspelt name or attribute, which Python 3.11's
+    traceback module leaves out of the exception's text, and the same for a missing key or column of a frame or
+    dict that the failing `line` uses."""
+    if isinstance(exc, KeyError) and len(exc.args) == 1 and isinstance(exc.args[0], str):
+        used = [namespace[n] for n in dict.fromkeys(re.findall(r"[A-Za-z_]\w*", line)) if n in namespace]
+        keys = [k for value in used for k in _keys_of(value)]
+        near = _near(exc.args[0], keys)
+        return (exc.args[0], near) if near else None
     name = getattr(exc, "name", None)
     if not isinstance(name, str) or not name:
-        return ""
+        return None
+    near = None
     if isinstance(exc, NameError):
-        return _near(name, [*namespace.keys(), *dir(builtins)])
-    if isinstance(exc, AttributeError):
+        near = _near(name, [*namespace.keys(), *dir(builtins)])
+    elif isinstance(exc, AttributeError):
         obj = getattr(exc, "obj", None)
         try:
-            return _near(name, dir(obj)) if obj is not None else ""
+            near = _near(name, dir(obj)) if obj is not None else None
         except Exception:  # noqa: BLE001 - an object whose dir() fails gets no hint
-            return ""
-    return ""
+            near = None
+    return (name, near) if near else None
+
+
+def suggestion(exc: BaseException, namespace: Mapping[str, Any], line: str = "") -> str:
+    pair = near_name(exc, namespace, line)
+    return f"Did you mean: {pair[1]!r}?" if pair else ""
 
 
 def failing_line(exc: BaseException, source: str, tb: TracebackType | None = None) -> int | None:
@@ -73,9 +112,11 @@ def failing_line(exc: BaseException, source: str, tb: TracebackType | None = Non
 
 
 def failure_of(exc: BaseException, source: str, namespace: Mapping[str, Any], cell_id: str | None = None) -> Failure:
+    line = failing_line(exc, source)
+    pair = near_name(exc, namespace, source.splitlines()[line] if line is not None else source)
     return Failure(
-        source=source, ename=type(exc).__name__, evalue=str(exc).strip(), line=failing_line(exc, source),
-        hint=suggestion(exc, namespace), cell_id=cell_id,
+        source=source, ename=type(exc).__name__, evalue=str(exc).strip(), line=line,
+        hint=f"Did you mean: {pair[1]!r}?" if pair else "", cell_id=cell_id, replace=pair,
     )
 
 

@@ -28,6 +28,8 @@ class InfillResult:
     """What was used, in words: "causal masking", "fill-in-the-middle", "left-to-right single", "left-to-right reranking"."""
     notes: list[str] = field(default_factory=list)
     cancelled: bool = False
+    last_candidates: list[Completion] = field(default_factory=list)
+    """Every candidate sampled for the last hole (causal masking or fill-in-the-middle), best first."""
 
 
 def split_holes(code: str, marker: str) -> list[str]:
@@ -114,6 +116,7 @@ def fill_holes(
         raise RequestError("There is no hole to fill; mark each hole with CodeGen.infill_marker (by default <FILL>).")
     method, notes = resolve_method(engine, method)
     fills: list[str] = []
+    completions: list[Completion] = []
     cancelled = False
     for hole in range(len(parts) - 1):
         stream = None
@@ -122,7 +125,8 @@ def fill_holes(
                 if index == 0:
                     on_text(hole, delta)
         if method == "infill":
-            completion = _fill_in_place(engine, parts, fills, options, stream, cancel)
+            completions = _fill_in_place(engine, parts, fills, options, stream, cancel)
+            completion = completions[0]
         else:
             completion = _fill_left_to_right(engine, parts, fills, options, method, candidates, stream, cancel, max_lines)
         fills.append(completion.text)
@@ -134,17 +138,15 @@ def fill_holes(
         "left-to-right": "left-to-right single",
         "rerank": f"left-to-right reranking ({candidates} candidates)",
     }[method]
-    return InfillResult(fills=fills, method=words, notes=notes, cancelled=cancelled)
+    return InfillResult(fills=fills, method=words, notes=notes, cancelled=cancelled,
+                        last_candidates=completions if method == "infill" else [])
 
 
-def _best(completions: list[Completion]) -> Completion:
-    return max(completions, key=lambda c: c.mean_logprob)
-
-
-def _fill_in_place(engine, parts, fills, options, on_text, cancel) -> Completion:
+def _fill_in_place(engine, parts, fills, options, on_text, cancel) -> list[Completion]:
+    """Every candidate for the next hole, the likeliest first."""
     prompt = engine.format.infill_prompt(parts, fills)
     completions = engine.generate(prompt.text, options.with_(stop=prompt.stop + options.stop), on_text, cancel)
-    return _best(completions)
+    return sorted(completions, key=lambda c: -c.mean_logprob)
 
 
 def _fill_left_to_right(engine, parts, fills, options, method, candidates, on_text, cancel, max_lines) -> Completion:

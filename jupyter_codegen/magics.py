@@ -10,23 +10,24 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from . import assistant, display
+from . import assistant, candidate_check, display
 from .config import CodeGen
 from .context import Cell
 from .conversation import Conversation, Turn, adopt_legacy_file, conversation_path, notebook_key
-from .engine import Engine
+from .engine import Engine, GenerationOptions
 from .errors import CodeGenError
 from .frontend_protocol import FrontendSettings, cells_bundle
 from .fix import Failure, failure_of
 from .history import history_cells, is_own_magic, last_code_cell, without_last
 from .kernel_comm import FrontendLink
 from .notebook_context import live_context
+from .postprocess import split_cells, tidy_code
 from .service_client import engine_for, find_server
 from .variables import summarize_namespace
 
@@ -214,6 +215,7 @@ class CodeGenMagics(Magics):
     @argument("--reset", action="store_true", help="Forget this notebook's conversation first.")
     @argument("--history", action="store_true", help="Show this notebook's conversation.")
     @argument("--show-prompt", action="store_true", help="Also print exactly what the model read.")
+    @argument("--check", action="store_true", help="Run every candidate in a copy of the kernel (never in it) and prefer those that run without error.")
     @argument("--fix", action="store_true", help="Propose a corrected version of the last cell that failed, as a new cell.")
     @argument("--explain", action="store_true", help="Explain in one sentence the code in this cell (line form: the last cell run).")
     @argument("request", nargs="*", help="In the line form, the request itself.")
@@ -253,9 +255,7 @@ class CodeGenMagics(Magics):
         try:
             engine = self._engine(args.model)
             gathered = self._context()
-            options = self.settings.generation_options(
-                n=args.n, temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed
-            )
+            options = self._options(args)
             # Cells below the request are not shown: the prompt ends where the answer goes, as the model was trained.
             answer = assistant.codegen(
                 engine, request, gathered.before, options, variables=gathered.variables,
@@ -264,9 +264,17 @@ class CodeGenMagics(Magics):
         except CodeGenError as exc:
             display.error(str(exc))
             return
+        if args.check:
+            answer = self._checked(answer)
         self._finish(answer, live, args.show_prompt, "codegen", gathered, engine)
         if not answer.cancelled:
             self._record(request.strip(), answer, "codegen", engine, gathered.cell_id)
+
+    def _options(self, args) -> GenerationOptions:
+        """The CodeGen options with this cell's %codegen flags over them."""
+        return self.settings.generation_options(
+            n=args.n, temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed
+        )
 
     def _fix(self, args) -> None:
         failure = self.last_failure
@@ -277,9 +285,7 @@ class CodeGenMagics(Magics):
         try:
             engine = self._engine(args.model)
             gathered = self._context()
-            options = self.settings.generation_options(
-                n=args.n, temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed
-            )
+            options = self._options(args)
             before = without_last(gathered.before, failure.source)
             answer = assistant.fix(
                 engine, failure, before, options, variables=gathered.variables,
@@ -288,10 +294,28 @@ class CodeGenMagics(Magics):
         except CodeGenError as exc:
             display.error(str(exc))
             return
+        if args.check:
+            answer = self._checked(answer)
         display.note(f"Proposed fix for {failure.message}: {answer.method}.")
         self._finish(answer, live, args.show_prompt, "codegen", gathered, engine)
         if not answer.cancelled:
             self._record(f"Fix the error {failure.message}", answer, "fix", engine, gathered.cell_id)
+
+    def _checked(self, answer: assistant.Answer) -> assistant.Answer:
+        """The answer whose candidate runs without error in a copy of the kernel (then the likeliest), with a report
+        of how each fared; the user's kernel runs none of them."""
+        alternatives = answer.alternatives or [assistant.Alternative(answer.code, None)]
+        codes = [a.code for a in alternatives]
+        timeout = self.settings.check_timeout
+        verdicts = [candidate_check.check(code, self.shell.user_ns, self.shell, timeout) for code in codes]
+        order = candidate_check.rank(verdicts)
+        display.note(candidate_check.report(codes, verdicts, [a.logprob for a in alternatives], order,
+                                            [a.origin for a in alternatives], timeout))
+        best = alternatives[order[0]]
+        if best.code == answer.code:
+            return answer
+        return replace(answer, code=best.code, cells=[tidy_code(c) for c in split_cells(best.code)] or [best.code],
+                       alternatives=[alternatives[i] for i in order])
 
     def _explain(self, args, cell: str | None) -> None:
         code = cell if cell is not None and cell.strip() else last_code_cell(self.shell)

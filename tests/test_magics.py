@@ -265,3 +265,17 @@ def test_codegen_explain_says_in_a_sentence_what_the_last_cell_does(shell, magic
         run(shell, "%%codegen --explain\nprint('hello')")
     assert "print('hello')" in magics.last_answer.prompt
 
+
+
+def test_codegen_check_runs_each_candidate_in_a_copy_and_reports_how_it_fared(shell, magics, tiny_model, capsys):
+    use(shell, tiny_model("xglm"))
+    run(shell, "checked = []")
+    run(shell, "%codegen -n 3 --temperature 1.0 --seed 2 --max-new-tokens 8 --check count the rows")
+    out = capsys.readouterr().out
+    assert "each run in a copy of the kernel (5 s limit)" in out and "<- chosen" in out
+    chosen = next(line for line in out.splitlines() if "<- chosen" in line)
+    ran = [a for a in magics.last_answer.alternatives if a.code.strip()]
+    assert magics.last_answer.code == ran[0].code  # the chosen candidate is the answer
+    assert shell.user_ns["checked"] == []
+    if "ran without error" not in chosen:  # none ran: then none of the others did either
+        assert "ran without error" not in out
