@@ -92,7 +92,8 @@ def fill(
     cancel: threading.Event | None = None,
 ) -> ChatResult:
     """Fills the gap between `before` and `after` (the active cell's text on both sides of the selection or the
-    cursor), seeing the cells above and below it on screen, as an ``%%infill`` cell with one hole would.
+    cursor), seeing the cells above and below it on screen, as an ``%%infill`` cell with one hole would; at the end of
+    a cell (nothing but blanks after the gap) the "auto" method continues the text left to right.
 
     Recorded as an "infill" turn (the cell with `marker` where the hole was), unless `record` is false (a completion
     offered while typing is not a turn until the user keeps it) or it was stopped.
@@ -116,6 +117,9 @@ def fill(
                 middle = middle[: len(middle) - len(after)]
             on_update(middle)
 
+    if method == "auto" and not after.strip():
+        # Nothing on the right in the cell: continuing the text is what the model does best (InCoder does the same).
+        method = "left-to-right"
     answer = assistant.infill(
         engine, before + HOLE + after, HOLE, cells_before, cells_after, options, method=method,  # type: ignore[arg-type]
         max_context_tokens=max_context_tokens, on_update=on_text if on_update else None, cancel=cancel,

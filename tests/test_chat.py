@@ -101,3 +101,11 @@ def test_a_fill_offered_while_typing_is_not_recorded_and_streams_only_the_fill(e
     assert result.turn_number is None and Conversation.load(tmp_path / "nb.json").turns == []
     assert seen and all("x = " not in s and "y = x" not in s for s in seen)
     assert result.answer.fills[0].startswith(seen[-1].rstrip()[:4])
+
+
+def test_a_fill_at_the_end_of_a_cell_continues_the_text_left_to_right(engine, tmp_path):
+    result = chat.fill(engine, Conversation.load(tmp_path / "nb.json"), "total = sum(", "\n\n",
+                       GenerationOptions(max_new_tokens=6), record=False)
+    assert result.answer.method == "left-to-right single"
+    assert "\n" not in result.answer.fills[0]  # an inline hole ends with its line
+

@@ -467,3 +467,34 @@ def check_settings(notebook: Notebook) -> None:
     # The magic's snapshot opened the comm, whose Hello carried the lab's settings before the magic ran.
     assert f"max_new_tokens {LAB_MAX_TOKENS}" in after, after
 
+
+def test_ghost_text_appears_while_typing_and_tab_accepts_it(lab):
+    in_browser(lab, "ghost.ipynb", SALES, "", check=check_ghost_text)
+
+
+def check_ghost_text(notebook: Notebook) -> None:
+    page, cells = notebook.page, notebook.cells
+    notebook.run(0)
+    cells.nth(1).locator(".cm-content").click()
+    # Times, in the page: each keystroke, and the first ghost text after the last one.
+    page.evaluate("""() => {
+        window.codegenKeys = [];
+        window.codegenGhost = null;
+        document.addEventListener('keydown', () => { window.codegenKeys.push(performance.now()); window.codegenGhost = null; }, true);
+        new MutationObserver(() => {
+            const ghost = document.querySelector('.jp-GhostText');
+            if (ghost && ghost.textContent && window.codegenGhost === null) { window.codegenGhost = performance.now(); }
+        }).observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""")
+    page.keyboard.type("sales.", delay=60)
+    ghost = page.locator(".jp-GhostText")
+    ghost.wait_for()
+    suggestion = ghost.text_content()
+    assert suggestion.strip()
+    latency_ms = page.evaluate("window.codegenGhost - window.codegenKeys[window.codegenKeys.length - 1]")
+    page.screenshot(path=str(RESULTS / "lab-ghost-text.png"))
+    (RESULTS / "ghost-text-latency.json").write_text(json.dumps({"keystroke_to_ghost_ms": latency_ms}))
+    assert 0 < latency_ms < 5000, latency_ms  # the provider's debounce is 250 ms; the default model answers in ~50 ms
+    page.keyboard.press("Tab")
+    cell_text_is(page, 1, "sales." + suggestion)
+

@@ -1,17 +1,20 @@
 /**
  * jupyter-codegen in JupyterLab: one comm per notebook kernel (kernelLink.ts), the notebook sent to the kernel
  * before each magic run (snapshot.ts), the generated cells inserted once the magic cell has run (insertion.ts), the
- * sidebar chat (chatPanel.ts) and the fill-selection command (fill.ts) on the server's shared model (service.ts),
+ * sidebar chat (chatPanel.ts), the fill-selection command (fill.ts) and ghost-text completion (ghostText.ts) on the
+ * server's shared model (service.ts),
  * and the settings that the magics and the chat share (settings.ts).
  */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { Cell } from '@jupyterlab/cells';
+import { ICompletionProviderManager } from '@jupyterlab/completer';
 import { INotebookTracker, Notebook, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { ChatPanel } from './chatPanel';
 import { fillSelection } from './fill';
+import { GhostTextProvider } from './ghostText';
 import { codegenIcon } from './icon';
 import { CellInserter } from './insertion';
 import { KernelLink } from './kernelLink';
@@ -36,7 +39,8 @@ function activate(
   tracker: INotebookTracker,
   registry: ISettingRegistry | null,
   restorer: ILayoutRestorer | null,
-  palette: ICommandPalette | null
+  palette: ICommandPalette | null,
+  completions: ICompletionProviderManager | null
 ): void {
   const links = new Map<NotebookPanel, KernelLink>();
   const inserter = new CellInserter();
@@ -114,6 +118,7 @@ function activate(
     label: 'Open the Code Chat',
     execute: () => app.shell.activateById(chat.id)
   });
+  completions?.registerInlineProvider(new GhostTextProvider(service, () => settings, ranInKernel));
   palette?.addItem({ command: COMMAND_FILL, category: 'jupyter-codegen' });
   palette?.addItem({ command: COMMAND_CHAT, category: 'jupyter-codegen' });
 
@@ -133,7 +138,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     'Inserts the cells that %%codegen and %%infill generate, gives the kernel the notebook on screen, and adds the code chat and the fill-selection command.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ISettingRegistry, ILayoutRestorer, ICommandPalette],
+  optional: [ISettingRegistry, ILayoutRestorer, ICommandPalette, ICompletionProviderManager],
   activate
 };
 
