@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .context import Cell, build_infill_context, build_request_context
@@ -204,10 +204,9 @@ def fix(
         for c in (answer.candidates or [])
     ]
     suggested = failure.suggested_line(line)
-    alternatives = rank_fixes(
-        _distinct(written + ([Alternative(head + suggested + tail, None, "the nearest existing name")] if suggested else [])),
-        failure.source,
-    )
+    offered = written + ([Alternative(head + suggested + tail, None, "the nearest existing name")] if suggested else [])
+    # A cell ends without trailing blank lines, however the failing source arrived (a cell magic's body ends in one).
+    alternatives = rank_fixes(_distinct([replace(a, code=a.code.rstrip()) for a in offered]), failure.source)
     notes = list(answer.notes)
     if not alternatives:
         notes.append("The model wrote the failing line again or nothing at all; ask for more candidates with -n 5.")
@@ -243,21 +242,30 @@ def explain(
     max_context_tokens: int = 2048,
     cancel: threading.Event | None = None,
 ) -> Answer:
-    """One plain-English sentence about `code`, written by filling the comment slot above it (the InCoder paper's
-    docstring setting), so it works with code models that were never taught to chat."""
+    """One plain-English sentence about `code`, so it works with code models that were never taught to chat.
+
+    The InCoder paper writes docstrings by filling the slot where one goes; in a notebook the plain-English slot
+    before a cell is the request it answers (a text cell; a comment in script-style prompts), so the model fills
+    that, seeing the cells before and the code after.
+    """
     if not code.strip():
         raise RequestError("There is no code to explain; run a cell first, or put the code in the %%codegen --explain cell.")
-    short = options.with_(max_new_tokens=min(options.max_new_tokens, 48))
-    answer = infill(
-        engine, "# " + HOLE + "\n" + code.strip("\n") + "\n", HOLE, before, [], short, method=method,
-        candidates=candidates, max_context_tokens=max_context_tokens, cancel=cancel,
+    budget, short = prompt_budget(engine, options.with_(max_new_tokens=min(options.max_new_tokens, 32)), max_context_tokens)
+    context = build_infill_context(
+        [*before, Cell("request", HOLE)], [code.strip("\n")], [], engine.format.document, engine.count_tokens, budget
     )
-    fill = answer.fills[0] if answer.fills else ""
-    sentence = " ".join(fill.split("\n", 1)[0].strip().lstrip("#").split())
+    parts = context.parts[0].split(HOLE)
+    if len(parts) != 2:
+        raise RequestError("The cell is too long to explain within CodeGen.max_context_tokens; raise it, or explain a shorter cell.")
+    result = fill_holes(engine, parts, short, method=method, candidates=candidates, cancel=cancel)
+    fill = result.fills[0] if result.fills else ""
+    sentence = " ".join(fill.strip().split("\n", 1)[0].lstrip("#").split())
     if sentence:
         sentence = sentence[0].upper() + sentence[1:]
         sentence += "" if sentence[-1] in ".!?" else "."
-    notes = list(answer.notes)
+    fmt = engine.format
+    prompt = fmt.infill_prompt(parts, []).text if fmt.can_infill else fmt.continuation(parts[0]).text
+    notes = list(result.notes)
     if not sentence:
         notes.append("The model wrote no explanation for this code; try another model with --model.")
-    return Answer(sentence, [], answer.prompt, answer.method, notes, answer.cancelled, answer.candidates, answer.fills)
+    return Answer(sentence, [], prompt, result.method, notes, result.cancelled, fills=result.fills)

@@ -42,6 +42,11 @@ class CodeGen(Configurable):
     max_context_tokens = Int(2048, min=64, help="Most tokens of notebook context sent with a request.").tag(config=True)
     infill_marker = Unicode("<FILL>", help="Text that marks a hole in %%infill cells.").tag(config=True)
     infill_method = Enum(list(METHODS), "auto", help="auto: the model's infill tokens if it has them, else left-to-right reranking.").tag(config=True)
+    explain_method = Enum(
+        list(METHODS), "rerank",
+        help="How --explain fills the request slot before the code; rerank (candidates written left to right, scored "
+        "with the code after them) suits small models, which write code rather than words when they infill it.",
+    ).tag(config=True)
     rerank_candidates = Int(10, min=1, help="Candidates for left-to-right reranking.").tag(config=True)
     insert = Bool(True, help="Insert the answer as a new cell below (it is always shown in the output).").tag(config=True)
     cache_dir = Unicode("", help="Where exported models are cached; empty means the platform's user cache.").tag(config=True)

@@ -139,3 +139,16 @@ def error_comment(failure: Failure, indent: str) -> str:
 def fix_request(failure: Failure) -> str:
     """The plain-English request for a model that writes cells left to right."""
     return f"Fix this cell, which failed with {failure.message}\n{failure.source.rstrip()}"
+
+
+def last_error_in(source: str, namespace: Mapping[str, Any], cell_id: str | None = None) -> Failure | None:
+    """The interpreter's last error (IPython keeps it in `sys.last_value`) as a failure of `source`, when its
+    traceback runs through that code; None otherwise."""
+    import sys
+
+    exc = getattr(sys, "last_value", None)
+    if not isinstance(exc, BaseException):
+        return None
+    failure = failure_of(exc, source, namespace, cell_id)
+    return failure if failure.line is not None else None
+

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from .conversation import Conversation, Turn, adopt_legacy_file, conversation_pa
 from .engine import Engine, GenerationOptions
 from .errors import CodeGenError
 from .frontend_protocol import FrontendSettings, cells_bundle
-from .fix import Failure, failure_of
+from .fix import Failure, failure_of, last_error_in
 from .history import history_cells, is_own_magic, last_code_cell, without_last
 from .kernel_comm import FrontendLink
 from .notebook_context import live_context
@@ -58,6 +59,10 @@ class _Gathered:
     cell_id: str | None = None
 
 
+KEPT_FAILURES = 20
+"""Failures remembered by cell id: enough for the cells a user may click Fix on."""
+
+
 @magics_class
 class CodeGenMagics(Magics):
     def __init__(self, shell):
@@ -74,6 +79,8 @@ class CodeGenMagics(Magics):
         """(cell id, source) of the cell that runs now, from IPython's pre_run_cell event."""
         self.last_failure: Failure | None = None
         """The last cell that raised (for `%codegen --fix`); cleared when that cell runs without error."""
+        self.failures: OrderedDict[str, Failure] = OrderedDict()
+        """The latest failures by notebook cell id (for `%codegen --fix --cell ID`, the frontend's Fix action)."""
         self.link = FrontendLink(self._key, self._apply_frontend_settings)
         self._own_values: dict[str, object] = {}
         """The kernel's own CodeGen values that a JupyterLab setting overrides, to give back when it is cleared."""
@@ -128,7 +135,15 @@ class CodeGenMagics(Magics):
             return
         if exc is not None and source.strip():
             self.last_failure = failure_of(exc, source, self.shell.user_ns, cell_id)
-        elif self.last_failure is not None and (
+            if cell_id:
+                self.failures.pop(cell_id, None)
+                self.failures[cell_id] = self.last_failure
+                while len(self.failures) > KEPT_FAILURES:
+                    self.failures.popitem(last=False)
+            return
+        if cell_id:
+            self.failures.pop(cell_id, None)
+        if self.last_failure is not None and (
             (cell_id and cell_id == self.last_failure.cell_id) or source.strip() == self.last_failure.source.strip()
         ):
             self.last_failure = None  # the failing cell ran again, now without error
@@ -217,6 +232,7 @@ class CodeGenMagics(Magics):
     @argument("--show-prompt", action="store_true", help="Also print exactly what the model read.")
     @argument("--check", action="store_true", help="Run every candidate in a copy of the kernel (never in it) and prefer those that run without error.")
     @argument("--fix", action="store_true", help="Propose a corrected version of the last cell that failed, as a new cell.")
+    @argument("--cell", metavar="ID", help="With --fix: the notebook cell (by id) whose last failure to fix; in the cell form the body is that cell's source.")
     @argument("--explain", action="store_true", help="Explain in one sentence the code in this cell (line form: the last cell run).")
     @argument("request", nargs="*", help="In the line form, the request itself.")
     @line_cell_magic
@@ -241,7 +257,7 @@ class CodeGenMagics(Magics):
         if args.history:
             display.note(self.conversation.transcript())
         if args.fix:
-            self._fix(args)
+            self._fix(args, cell)
             return
         if args.explain:
             self._explain(args, cell)
@@ -276,10 +292,17 @@ class CodeGenMagics(Magics):
             n=args.n, temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed
         )
 
-    def _fix(self, args) -> None:
-        failure = self.last_failure
+    def _fix(self, args, cell: str | None = None) -> None:
+        failure = self.failures.get(args.cell) if args.cell else self.last_failure
+        if failure is None and cell is not None and cell.strip():
+            # The failing cell's source from the frontend (%%codegen --fix): the kernel's last error, if it arose in
+            # that code (the extension may have been loaded only after the cell failed).
+            failure = last_error_in(cell, self.shell.user_ns, args.cell)
         if failure is None:
-            display.error("No cell has failed since jupyter_codegen was loaded; run the failing cell, then %codegen --fix.")
+            if args.cell:
+                display.error(f"Cell {args.cell} has not failed in this kernel since jupyter_codegen was loaded; run it, then fix it.")
+            else:
+                display.error("No cell has failed since jupyter_codegen was loaded; run the failing cell, then %codegen --fix.")
             return
         live = self._live()
         try:
@@ -325,7 +348,7 @@ class CodeGenMagics(Magics):
             options = self.settings.generation_options(n=args.n, temperature=args.temperature, seed=args.seed)
             answer = assistant.explain(
                 engine, code or "", without_last(gathered.before, code or ""), options,
-                method=self.settings.infill_method, candidates=self.settings.rerank_candidates,
+                method=self.settings.explain_method, candidates=self.settings.rerank_candidates,
                 max_context_tokens=self.settings.max_context_tokens,
             )
         except CodeGenError as exc:

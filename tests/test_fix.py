@@ -68,7 +68,7 @@ BEFORE = [Cell("code", "def square(x):\n    return x * x")]
 
 def test_a_model_that_infills_rewrites_only_the_failing_line_told_what_went_wrong(infiller):
     answer = assistant.fix(infiller, FAILURE, BEFORE, GenerationOptions(max_new_tokens=8))
-    assert answer.code.startswith("import math\n") and answer.code.endswith("\nprint('done')\n")
+    assert answer.code.startswith("import math\n") and answer.code.endswith("\nprint('done')")
     assert "squre(2)" not in answer.code.split("\n")[0]
     p = answer.prompt
     assert "def square(x)" in p and "# Fixed: NameError: name 'squre' is not defined Did you mean: 'square'?" in p

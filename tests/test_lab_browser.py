@@ -498,3 +498,28 @@ def check_ghost_text(notebook: Notebook) -> None:
     page.keyboard.press("Tab")
     cell_text_is(page, 1, "sales." + suggestion)
 
+
+def test_fix_replaces_a_failing_cell_in_place_and_explain_answers_in_the_chat(lab):
+    in_browser(lab, "fix.ipynb", SALES, "salse.head()", check=check_fix_and_explain)
+
+
+def check_fix_and_explain(notebook: Notebook) -> None:
+    page, cells = notebook.page, notebook.cells
+    notebook.run(0)
+    notebook.run(1)
+    cells.nth(1).locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").wait_for()
+    cells.nth(1).locator(".jp-InputPrompt").click(button="right")
+    page.locator(".lm-Menu-itemLabel", has_text="Fix Cell Error").click()
+    cell_text_is(page, 1, "sales.head()")  # the nearest existing name, checked in a copy of the kernel
+    page.screenshot(path=str(RESULTS / "lab-fix-cell.png"))
+    cells.nth(1).locator(".cm-content").click()
+    page.keyboard.press("Control+z")
+    cell_text_is(page, 1, "salse.head()")
+
+    open_chat(page)
+    page.locator(".jp-CodegenChat-explain").click()
+    explanation = page.locator(".jp-CodegenChat-explanation")
+    explanation.wait_for()
+    sentence = explanation.text_content()
+    assert sentence.strip() and sentence.rstrip()[-1] in ".!?", sentence
+

@@ -244,6 +244,14 @@ def test_codegen_fix_proposes_a_corrected_cell_for_the_last_failure_and_records_
     assert (turn.kind, turn.answer) == ("fix", fixed) and "prces" in turn.request
     run(shell, "print('another cell')")
     assert magics.last_failure is failure  # still the last failure
+    run(shell, "%codegen --fix --cell nope")
+    assert "Cell nope has not failed in this kernel" in capsys.readouterr().err
+    # The frontend's Fix sends the failing cell's source: the kernel's last error, raised in that code, is used.
+    magics.failures.clear()
+    run(shell, "%%codegen --fix --cell nope\ntotal = 0\ntotal += sum(prces)\nprint(total)")
+    assert "Proposed fix for NameError: name 'prces'" in capsys.readouterr().out
+    run(shell, "%%codegen --fix --cell nope\nprint('never ran')")
+    assert "Cell nope has not failed" in capsys.readouterr().err
     run(shell, "prces = prices")
     run(shell, "total = 0\ntotal += sum(prces)\nprint(total)")  # the failing cell runs again, now without error
     assert magics.last_failure is None

@@ -22,6 +22,8 @@ export interface IChatOptions {
   settings: () => ICodegenSettings;
   /** Whether a cell ran in its notebook's current kernel (so its execution count is from this session). */
   ranInKernel: (panel: NotebookPanel, cellId: string) => boolean;
+  /** Explains the active cell of the active notebook (the Explain cell button). */
+  explainActive: () => void;
 }
 
 function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
@@ -47,8 +49,11 @@ export class ChatPanel extends Widget {
     this._send = element('button', 'jp-CodegenChat-send jp-mod-styled jp-mod-accept', 'Send');
     this._stop = element('button', 'jp-CodegenChat-stop jp-mod-styled jp-mod-warn', 'Stop');
     this._stop.hidden = true;
+    const explain = element('button', 'jp-CodegenChat-explain jp-mod-styled', 'Explain cell');
+    explain.title = 'Explain the active cell of the notebook in one sentence';
+    explain.addEventListener('click', () => this.options.explainActive());
     const bar = element('div', 'jp-CodegenChat-bar');
-    bar.append(this._send, this._stop);
+    bar.append(explain, this._send, this._stop);
     const form = element('div', 'jp-CodegenChat-form');
     form.append(this._input, bar);
     this.node.append(this._header, this._log, form);
@@ -169,6 +174,13 @@ export class ChatPanel extends Widget {
         }
       }
     );
+  }
+
+  /** A sentence about a cell (from Explain) in the log: shown, not recorded in the conversation. */
+  addExplanation(label: string, sentence: string): void {
+    this._log.append(element('div', 'jp-CodegenChat-message jp-mod-user', label));
+    this._log.append(element('div', 'jp-CodegenChat-message jp-mod-model jp-CodegenChat-explanation', sentence));
+    this._scroll();
   }
 
   stop(): void {

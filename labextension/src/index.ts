@@ -11,7 +11,9 @@ import { Cell } from '@jupyterlab/cells';
 import { ICompletionProviderManager } from '@jupyterlab/completer';
 import { INotebookTracker, Notebook, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { bugIcon } from '@jupyterlab/ui-components';
 
+import { explainCell, fixCell, hasError } from './cellActions';
 import { ChatPanel } from './chatPanel';
 import { fillSelection } from './fill';
 import { GhostTextProvider } from './ghostText';
@@ -28,6 +30,8 @@ const EXTENSION_VERSION = '0.1.0';
 
 export const COMMAND_FILL = 'codegen:fill-selection';
 export const COMMAND_CHAT = 'codegen:open-chat';
+export const COMMAND_FIX = 'codegen:fix-cell';
+export const COMMAND_EXPLAIN = 'codegen:explain-cell';
 
 interface ICellSignal {
   notebook: Notebook;
@@ -86,14 +90,20 @@ function activate(
     link.ranInKernel.add(cellId);
   });
 
-  const chat = new ChatPanel({ service, settings: () => settings, ranInKernel });
+  const chat = new ChatPanel({
+    service, settings: () => settings, ranInKernel,
+    explainActive: () => void app.commands.execute(COMMAND_EXPLAIN)
+  });
   chat.title.icon = codegenIcon;
   app.shell.add(chat, 'right', { rank: 600 });
   restorer?.add(chat, chat.id);
   tracker.currentChanged.connect((_, panel) => chat.bind(panel));
   chat.bind(tracker.currentWidget);
 
+  // Fix is offered on cells with an error output: re-evaluated when the active cell or its outputs change.
+  tracker.activeCellChanged.connect(() => app.commands.notifyCommandChanged(COMMAND_FIX));
   NotebookActions.executed.connect((_, { notebook, cell }: ICellSignal) => {
+    app.commands.notifyCommandChanged(COMMAND_FIX);
     if (cell.model.type !== 'code' || cell.isDisposed) {
       return;
     }
@@ -114,6 +124,38 @@ function activate(
       }
     }
   });
+  app.commands.addCommand(COMMAND_FIX, {
+    label: 'Fix Cell Error',
+    caption: 'Replace the failing cell with a fix the model proposes, checked in a copy of the kernel (undo with Ctrl+Z)',
+    icon: bugIcon,
+    isVisible: () => hasError(tracker.currentWidget?.content.activeCell),
+    execute: () => {
+      const panel = tracker.currentWidget;
+      const cell = panel?.content.activeCell;
+      if (panel && cell && hasError(cell)) {
+        return fixCell(panel, cell);
+      }
+    }
+  });
+  app.commands.addCommand(COMMAND_EXPLAIN, {
+    label: 'Explain Cell',
+    caption: 'Explain the active cell in one sentence (in the code chat)',
+    icon: codegenIcon,
+    isEnabled: () => tracker.currentWidget?.content.activeCell?.model.type === 'code',
+    execute: async () => {
+      const panel = tracker.currentWidget;
+      const cell = panel?.content.activeCell;
+      if (!panel || !cell || cell.model.type !== 'code') {
+        return;
+      }
+      const index = panel.content.widgets.indexOf(cell);
+      app.shell.activateById(chat.id);
+      const sentence = await explainCell(panel, cell);
+      if (sentence !== null) {
+        chat.addExplanation(`Explain cell ${index + 1}`, sentence);
+      }
+    }
+  });
   app.commands.addCommand(COMMAND_CHAT, {
     label: 'Open the Code Chat',
     execute: () => app.shell.activateById(chat.id)
@@ -121,6 +163,8 @@ function activate(
   completions?.registerInlineProvider(new GhostTextProvider(service, () => settings, ranInKernel));
   palette?.addItem({ command: COMMAND_FILL, category: 'jupyter-codegen' });
   palette?.addItem({ command: COMMAND_CHAT, category: 'jupyter-codegen' });
+  palette?.addItem({ command: COMMAND_FIX, category: 'jupyter-codegen' });
+  palette?.addItem({ command: COMMAND_EXPLAIN, category: 'jupyter-codegen' });
 
   void watchSettings(registry, next => {
     settings = next;
