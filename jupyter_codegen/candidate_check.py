@@ -3,7 +3,9 @@
 The copy is a fork of the kernel process: the child has every variable the user made, copied on write, so nothing
 it does reaches the user's objects. In the child, an audit hook refuses file writes (outside a scratch folder of its own,
 where libraries keep their caches and temporary files), network use and new processes (the candidate is stopped
-and marked, not run further), output goes nowhere, and an alarm ends it after the time limit; the parent kills it if it does not answer in time. Only the verdict comes back, over a pipe.
+and marked, not run further), and on Linux with Landlock the kernel itself refuses writes outside that folder and
+TCP connections (so a C extension writing a file is stopped too); output goes nowhere, and an alarm ends it after
+the time limit; the parent kills it if it does not answer in time. Only the verdict comes back, over a pipe.
 Needs `os.fork` (Linux, macOS); elsewhere each candidate is reported as not checked.
 """
 
@@ -104,6 +106,56 @@ def _guard(blocked: list[str], scratch: str) -> Callable[[str, tuple], None]:
     return hook
 
 
+# Landlock (Linux 5.13+): the kernel refuses the child's file writes outside the scratch folder and its TCP use,
+# whatever code makes them (a C extension writing a Parquet file makes no audit event).
+_SYS_LANDLOCK = {"create_ruleset": 444, "add_rule": 445, "restrict_self": 446}  # the same on x86-64 and arm64
+_FS_WRITES_BY_ABI = {1: 0b1_1111_1111_0010, 2: 0b11_1111_1111_0010, 3: 0b111_1111_1111_0010}
+"""Write-side rights handled (so denied unless a rule allows them): write_file, remove_dir, remove_file, make_* (ABI 1),
+refer (2), truncate (3); execute, read_file and read_dir stay allowed."""
+
+
+def _landlock(scratch: str) -> bool:
+    """Confines this process's writes to `scratch` (and /dev/null) and forbids TCP; False where Landlock is missing."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        syscall = libc.syscall
+        syscall.restype = ctypes.c_long
+        abi = syscall(_SYS_LANDLOCK["create_ruleset"], None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+        if abi < 1:
+            return False
+        fs = _FS_WRITES_BY_ABI[min(abi, 3)]
+
+        class RulesetAttr(ctypes.Structure):
+            _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64)]
+
+        class PathBeneath(ctypes.Structure):
+            _pack_ = 1
+            _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+        attr = RulesetAttr(fs, 0b11 if abi >= 4 else 0)  # bind_tcp | connect_tcp
+        size = ctypes.sizeof(RulesetAttr) if abi >= 4 else 8
+        ruleset = syscall(_SYS_LANDLOCK["create_ruleset"], ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+        if ruleset < 0:
+            return False
+        for path, rights in ((scratch, fs), (os.devnull, fs & 0b100_0000_0000_0010)):  # a file: write, truncate
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            try:
+                rule = PathBeneath(rights, fd)
+                if syscall(_SYS_LANDLOCK["add_rule"], ctypes.c_int(ruleset), ctypes.c_int(1), ctypes.byref(rule), ctypes.c_uint32(0)) < 0:
+                    return False
+            finally:
+                os.close(fd)
+        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, required to restrict oneself
+            return False
+        return syscall(_SYS_LANDLOCK["restrict_self"], ctypes.c_int(ruleset), ctypes.c_uint32(0)) == 0
+    except Exception:  # noqa: BLE001 - no Landlock: the audit hook still refuses what Python code does
+        return False
+
+
 def _silence(shell: Any) -> None:
     """The child must not write to the kernel's channels (they belong to the parent): output goes nowhere."""
     sys.stdout = io.StringIO()
@@ -165,6 +217,7 @@ def _child(code: str, namespace: dict, shell: Any, timeout: float, pipe: int, sc
         signal.signal(signal.SIGALRM, on_alarm)
         os.write(pipe, READY)  # set up: the parent's clock for the candidate starts now
         signal.setitimer(signal.ITIMER_REAL, timeout)
+        _landlock(scratch)
         sys.addaudithook(_guard(blocked, scratch))
         exec(compiled, namespace)
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -174,6 +227,8 @@ def _child(code: str, namespace: dict, shell: Any, timeout: float, pipe: int, sc
     except BaseException as exc:  # noqa: BLE001 - every failure is a verdict
         if blocked:
             result = {"status": "blocked", "detail": blocked[0]}
+        elif isinstance(exc, PermissionError) and exc.filename is not None:  # refused by Landlock
+            result = {"status": "blocked", "detail": f"writes the file {exc.filename!r} (refused by the system)"}
         else:
             detail = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
             result = {"status": "error", "detail": detail[:300]}

@@ -51,3 +51,22 @@ def test_temporary_files_go_to_a_scratch_folder_and_a_plot_is_drawn_off_screen()
     assert verdict.status == "ok", verdict
     plotted = check("import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])\nplt.show()", {})
     assert plotted.status == "ok", plotted
+
+
+def test_a_write_that_python_does_not_see_is_refused_by_the_system_where_landlock_exists(tmp_path):
+    target = tmp_path / "raw.bin"
+    # os.open's flags are audited, so write through libc, as a C extension would.
+    code = (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        f"fd = libc.open({str(target).encode()!r}, 0o1101, 0o644)\n"  # O_WRONLY | O_CREAT | O_TRUNC
+        "assert fd < 0, 'the file was opened for writing'\n"
+        "raise PermissionError(13, 'Permission denied', " + repr(str(target)) + ")\n"
+    )
+    verdict = check(code, {})
+    probe = check("from jupyter_codegen.candidate_check import _landlock\nimport tempfile\n"
+                  "assert _landlock(tempfile.mkdtemp())", {})
+    if probe.status != "ok":  # a kernel without Landlock (before Linux 5.13): only the audit hook guards
+        assert verdict.status == "error" and target.exists()
+        return
+    assert verdict.status == "blocked" and "refused by the system" in verdict.detail, verdict
+    assert not target.exists()
