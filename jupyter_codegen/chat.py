@@ -41,11 +41,13 @@ def ask(
     options: GenerationOptions,
     *,
     snapshot: Snapshot | None = None,
+    variables: str | None = None,
     max_context_tokens: int = 2048,
     on_update: assistant.UpdateCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> ChatResult:
-    """Answers `message` with code, seeing the conversation and the notebook, and records it as a "chat" turn.
+    """Answers `message` with code, seeing the conversation, the notebook and the kernel's variables (as the magics
+    do), and records it as a "chat" turn.
 
     With a snapshot the model reads the notebook as on screen up to the active cell (the answer goes below it),
     with earlier chat turns in place; the turn records the cells above that the conversation has not seen yet, so a
@@ -59,7 +61,8 @@ def ask(
     else:
         before, cells_before = conversation.as_cells(), []
     answer = assistant.codegen(
-        engine, message, before, options, max_context_tokens=max_context_tokens, on_update=on_update, cancel=cancel
+        engine, message, before, options, variables=variables or None, max_context_tokens=max_context_tokens,
+        on_update=on_update, cancel=cancel,
     )
     if answer.cancelled:
         return ChatResult(answer, None)
@@ -84,6 +87,7 @@ def fill(
     options: GenerationOptions,
     *,
     snapshot: Snapshot | None = None,
+    variables: str | None = None,
     marker: str = "<FILL>",
     method: str = "auto",
     max_context_tokens: int = 2048,
@@ -122,7 +126,7 @@ def fill(
         method = "left-to-right"
     answer = assistant.infill(
         engine, before + HOLE + after, HOLE, cells_before, cells_after, options, method=method,  # type: ignore[arg-type]
-        max_context_tokens=max_context_tokens, on_update=on_text if on_update else None, cancel=cancel,
+        variables=variables or None, max_context_tokens=max_context_tokens, on_update=on_text if on_update else None, cancel=cancel,
     )
     answer.code = answer.code.replace(HOLE, marker)
     if answer.cancelled or not record:

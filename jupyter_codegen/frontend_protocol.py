@@ -9,8 +9,10 @@ Two channels, both versioned so that either side can be upgraded first:
   ``insert == "frontend"`` means the extension must; ``"kernel"`` means the kernel already sent IPython's
   ``set_next_input`` payload, which the frontend's own payload handling inserts, so the extension must not insert too.
 - **Frontend -> kernel, over a comm** (target `COMM_TARGET`, opened by the frontend): a `Hello` in the comm_open's
-  data says what the frontend can do (and carries its `FrontendSettings`, sent again whenever they change), and a
-  `Snapshot` before each magic cell's execute request gives the notebook as it is on screen. The kernel answers the open with a `Welcome` (and a malformed message with a `CommError`).
+  data says what the frontend can do (and carries its `FrontendSettings`, sent again whenever they change), a
+  `Snapshot` before each magic cell's execute request gives the notebook as it is on screen, and a
+  `VariablesRequest` asks for the variables summary the magics would send (answered with `Variables`), which the
+  chat sends along with its questions. The kernel answers the open with a `Welcome` (and a malformed message with a `CommError`).
 
 Comm messages travel on the shell channel and wait behind a running cell, so a snapshot is sent *before* the
 execute request of the cell it describes; the kernel uses it only when it was sent for the cell that runs (same
@@ -102,6 +104,22 @@ class FrontendSettings(_Message):
         return {"model": self.model or None, "temperature": self.temperature, "max_new_tokens": self.max_new_tokens}
 
 
+class VariablesRequest(_Message):
+    """The frontend asks for the kernel's variables summary (what the magics put in a prompt), for the chat."""
+
+    type: Literal["variables_request"] = "variables_request"
+    id: str = Field(min_length=1, max_length=128)
+
+
+class Variables(_Message):
+    """The kernel's answer to a VariablesRequest."""
+
+    type: Literal["variables"] = "variables"
+    id: str
+    summary: str
+    """Empty when the namespace holds nothing worth showing."""
+
+
 class Hello(_Message):
     """The data of the comm_open."""
 
@@ -183,7 +201,7 @@ class CommError(_Message):
     """One sentence saying what to do."""
 
 
-FrontendMessage = Annotated[Union[Hello, Snapshot, FrontendSettings], Field(discriminator="type")]
+FrontendMessage = Annotated[Union[Hello, Snapshot, FrontendSettings, VariablesRequest], Field(discriminator="type")]
 frontend_message = TypeAdapter(FrontendMessage)
 
 

@@ -113,7 +113,7 @@ class _ServiceMixin:
         def work(engine: Engine, cancel: threading.Event) -> wire.ChatDone:
             conversation = chat.notebook_conversation(request.path, root, conversation_dir)
             result = chat.ask(
-                engine, conversation, request.message, options, snapshot=request.snapshot,
+                engine, conversation, request.message, options, snapshot=request.snapshot, variables=request.variables,
                 max_context_tokens=max_context, on_update=on_update, cancel=cancel,
             )
             answer = result.answer
@@ -137,7 +137,7 @@ class _ServiceMixin:
             conversation = chat.notebook_conversation(request.path, root, conversation_dir)
             result = chat.fill(
                 engine, conversation, request.before, request.after, options, snapshot=request.snapshot,
-                marker=marker, method=method, max_context_tokens=max_context, record=request.record,
+                variables=request.variables, marker=marker, method=method, max_context_tokens=max_context, record=request.record,
                 on_update=on_update, cancel=cancel,
             )
             answer = result.answer

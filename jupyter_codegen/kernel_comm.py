@@ -11,7 +11,9 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 from . import __version__
-from .frontend_protocol import COMM_TARGET, CommError, FrontendSettings, Hello, Snapshot, Welcome, frontend_message
+from .frontend_protocol import (
+    COMM_TARGET, CommError, FrontendSettings, Hello, Snapshot, Variables, VariablesRequest, Welcome, frontend_message,
+)
 from .notebook_context import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -27,10 +29,12 @@ class FrontendLink:
         self,
         notebook_key: Callable[[], str | None] = lambda: None,
         on_settings: Callable[[FrontendSettings], None] = lambda settings: None,
+        variables: Callable[[], str | None] = lambda: None,
     ):
         self.snapshots = SnapshotStore()
         self._notebook_key = notebook_key
         self._on_settings = on_settings
+        self._variables = variables
         self._capabilities: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
         self._manager: Any = None
@@ -63,6 +67,13 @@ class FrontendLink:
             return Welcome(version=__version__, notebook_key=key).model_dump(mode="json")
         if isinstance(message, Snapshot):
             self.snapshots.put(message)
+        if isinstance(message, VariablesRequest):
+            try:
+                summary = self._variables() or ""
+            except Exception:  # noqa: BLE001 - a namespace that cannot be summarized: the chat goes on without it
+                log.debug("jupyter_codegen: could not summarize the variables", exc_info=True)
+                summary = ""
+            return Variables(id=message.id, summary=summary).model_dump(mode="json")
         return None
 
     def _apply(self, settings: FrontendSettings) -> dict | None:

@@ -81,7 +81,7 @@ class CodeGenMagics(Magics):
         """The last cell that raised (for `%codegen --fix`); cleared when that cell runs without error."""
         self.failures: OrderedDict[str, Failure] = OrderedDict()
         """The latest failures by notebook cell id (for `%codegen --fix --cell ID`, the frontend's Fix action)."""
-        self.link = FrontendLink(self._key, self._apply_frontend_settings)
+        self.link = FrontendLink(self._key, self._apply_frontend_settings, self._variables_summary)
         self._own_values: dict[str, object] = {}
         """The kernel's own CodeGen values that a JupyterLab setting overrides, to give back when it is cleared."""
 
@@ -111,6 +111,9 @@ class CodeGenMagics(Magics):
         else:
             self._conversation.refresh()
         return self._conversation
+
+    def _variables_summary(self) -> str | None:
+        return summarize_namespace(self.shell.user_ns, exclude=self.shell.user_ns_hidden)
 
     def _apply_frontend_settings(self, settings: FrontendSettings) -> None:
         """JupyterLab's settings, shared with the chat, set the magics' traits as `%config` would; clearing one there
@@ -171,7 +174,7 @@ class CodeGenMagics(Magics):
     def _context(self) -> _Gathered:
         """The frontend's snapshot of the notebook when it sent one for this very cell; else kernel history."""
         cell_id, source = self._running
-        variables = summarize_namespace(self.shell.user_ns, exclude=self.shell.user_ns_hidden)
+        variables = self._variables_summary()
         snapshot = self.link.take_snapshot(cell_id, source)
         conversation = self.conversation
         if snapshot is None:

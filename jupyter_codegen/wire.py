@@ -135,6 +135,8 @@ class ChatRequest(_Message):
     message: str = Field(min_length=1, max_length=100_000)
     snapshot: Snapshot | None = None
     """The notebook as on screen; its cell_id is the active cell (the answer is meant to go below it)."""
+    variables: str | None = Field(None, max_length=50_000)
+    """The kernel's variables summary (the frontend asks the kernel over the comm), as the magics send it."""
     model: ModelChoice = ModelChoice()
     options: Options | None = None
     """The fields given override the server's own CodeGen settings (n, temperature, max_new_tokens, ...)."""
@@ -156,6 +158,8 @@ class FillRequest(_Message):
     """The cell's text after the selection."""
     snapshot: Snapshot | None = None
     """The notebook as on screen; its cell_id is the cell being edited."""
+    variables: str | None = Field(None, max_length=50_000)
+    """The kernel's variables summary, as for a chat question."""
     model: ModelChoice = ModelChoice()
     options: Options | None = None
     record: bool = True

@@ -109,3 +109,11 @@ def test_a_fill_at_the_end_of_a_cell_continues_the_text_left_to_right(engine, tm
     assert result.answer.method == "left-to-right single"
     assert "\n" not in result.answer.fills[0]  # an inline hole ends with its line
 
+
+def test_the_kernels_variables_summary_reaches_the_chat_prompt_as_the_magics_send_it(engine, tmp_path):
+    summary = "sales: DataFrame 4 rows x 2 columns\n  region: object\n  revenue: float64"
+    result = chat.ask(engine, Conversation.load(tmp_path / "nb.json"), "average revenue by region",
+                      GenerationOptions(max_new_tokens=4), variables=summary)
+    p = result.answer.prompt
+    assert "revenue: float64" in p and p.index("revenue: float64") < p.index("average revenue by region")
+

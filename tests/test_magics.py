@@ -287,3 +287,11 @@ def test_codegen_check_runs_each_candidate_in_a_copy_and_reports_how_it_fared(sh
     assert shell.user_ns["checked"] == []
     if "ran without error" not in chosen:  # none ran: then none of the others did either
         assert "ran without error" not in out
+
+
+def test_the_frontend_can_ask_for_the_variables_summary_over_the_comm(shell, magics):
+    run(shell, "import pandas as pd\nsales_table = pd.DataFrame({'region': ['n'], 'revenue': [1.5]})")
+    reply = magics.link.receive("c", {"type": "variables_request", "id": "v1"})
+    assert reply["type"] == "variables" and reply["id"] == "v1"
+    assert "sales_table" in reply["summary"] and "revenue" in reply["summary"]
+

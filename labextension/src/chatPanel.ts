@@ -24,6 +24,8 @@ export interface IChatOptions {
   ranInKernel: (panel: NotebookPanel, cellId: string) => boolean;
   /** Explains the active cell of the active notebook (the Explain cell button). */
   explainActive: () => void;
+  /** The kernel's variables summary for the notebook (null when its kernel cannot say now). */
+  variables: (panel: NotebookPanel) => Promise<string | null>;
 }
 
 function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
@@ -143,9 +145,9 @@ export class ChatPanel extends Widget {
         this._setRunning(null);
       }
     };
-    this.options.service.chat(
+    void this.options.variables(panel).then(variables => this.options.service.chat(
       {
-        type: 'chat', id, path: panel.context.path, message: text, snapshot,
+        type: 'chat', id, path: panel.context.path, message: text, snapshot, variables,
         model: modelChoice(settings), options: requestOptions(settings)
       },
       {
@@ -173,7 +175,7 @@ export class ChatPanel extends Widget {
           }
         }
       }
-    );
+    ));
   }
 
   /** A sentence about a cell (from Explain) in the log: shown, not recorded in the conversation. */

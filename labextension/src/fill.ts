@@ -20,7 +20,8 @@ export function fillSelection(
   panel: NotebookPanel,
   service: ModelService,
   settings: ICodegenSettings,
-  ranInKernel: (cellId: string) => boolean
+  ranInKernel: (cellId: string) => boolean,
+  variables: Promise<string | null>
 ): Promise<boolean> {
   const notebook = panel.content;
   const selection = activeSelection(notebook);
@@ -39,7 +40,7 @@ export function fillSelection(
     actions: [{ label: 'Stop', callback: () => service.cancel(id) }]
   });
   const snapshot = takeSnapshot(notebook, cellId, panel.context.path, ranInKernel);
-  return new Promise<boolean>(resolve => {
+  return variables.then(summary => new Promise<boolean>(resolve => {
     const finish = (message: string | null, type: 'success' | 'warning' | 'error', applied: boolean): void => {
       cell?.removeClass(FILLING_CLASS);
       if (message === null) {
@@ -52,7 +53,7 @@ export function fillSelection(
     service.fill(
       {
         type: 'fill', id, path: panel.context.path, before: source.slice(0, start), after: source.slice(end),
-        snapshot, model: modelChoice(settings), options: requestOptions(settings), record: true
+        snapshot, variables: summary, model: modelChoice(settings), options: requestOptions(settings), record: true
       },
       {
         done: result => {
@@ -69,5 +70,5 @@ export function fillSelection(
         failed: message => finish(message, 'error', false)
       }
     );
-  });
+  }));
 }

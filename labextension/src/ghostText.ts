@@ -37,7 +37,9 @@ export class GhostTextProvider implements IInlineCompletionProvider {
   constructor(
     private readonly service: ModelService,
     private readonly settings: () => ICodegenSettings,
-    private readonly ranInKernel: (panel: NotebookPanel, cellId: string) => boolean
+    private readonly ranInKernel: (panel: NotebookPanel, cellId: string) => boolean,
+    /** The notebook's variables summary as of its last run cell (kept fresh by the caller; typing never waits). */
+    private readonly variables: (panel: NotebookPanel) => string | null
   ) {}
 
   async fetch(request: CompletionHandler.IRequest, context: IInlineCompletionContext): Promise<IInlineCompletionList> {
@@ -58,7 +60,8 @@ export class GhostTextProvider implements IInlineCompletionProvider {
       this._pending = { id, resolve };
       this.service.fill(
         {
-          type: 'fill', id, path: panel.context.path, before, after, snapshot, model: modelChoice(settings),
+          type: 'fill', id, path: panel.context.path, before, after, snapshot, variables: this.variables(panel),
+          model: modelChoice(settings),
           options: temperature === null ? { max_new_tokens: maxTokens } : { max_new_tokens: maxTokens, temperature },
           record: false
         },

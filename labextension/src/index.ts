@@ -58,6 +58,11 @@ function activate(
     settings: settingsMessage(settings)
   });
   const ranInKernel = (panel: NotebookPanel, cellId: string): boolean => links.get(panel)?.ranInKernel.has(cellId) ?? false;
+  // The kernel's variables summary, asked for when a question goes out, and kept as of the last run cell for ghost
+  // text (variables change only when cells run, and typing must never wait for a busy kernel).
+  const variables = (panel: NotebookPanel): Promise<string | null> =>
+    links.get(panel)?.requestVariables() ?? Promise.resolve(null);
+  const lastVariables = new Map<NotebookPanel, string | null>();
 
   tracker.widgetAdded.connect((_, panel) => {
     const link = new KernelLink(panel.sessionContext, hello);
@@ -66,6 +71,7 @@ function activate(
     panel.disposed.connect(() => {
       link.dispose();
       links.delete(panel);
+      lastVariables.delete(panel);
     });
   });
 
@@ -91,7 +97,7 @@ function activate(
   });
 
   const chat = new ChatPanel({
-    service, settings: () => settings, ranInKernel,
+    service, settings: () => settings, ranInKernel, variables,
     explainActive: () => void app.commands.execute(COMMAND_EXPLAIN)
   });
   chat.title.icon = codegenIcon;
@@ -108,6 +114,18 @@ function activate(
       return;
     }
     inserter.handleExecuted(notebook, cell.model.id);
+    const found = linkOf(notebook);
+    if (found !== null) {
+      const [panel, link] = found;
+      if (cell.model.sharedModel.getSource().includes('jupyter_codegen')) {
+        link.retry(); // `%load_ext jupyter_codegen` just ran: the comm's target exists now
+      }
+      void link.requestVariables().then(summary => {
+        if (summary !== null) {
+          lastVariables.set(panel, summary);
+        }
+      });
+    }
     if (chat.notebook?.content === notebook && isMagicSource(cell.model.sharedModel.getSource())) {
       void chat.reload(); // The magic added a turn to the conversation the chat shows.
     }
@@ -120,7 +138,7 @@ function activate(
     execute: () => {
       const panel = tracker.currentWidget;
       if (panel !== null) {
-        return fillSelection(panel, service, settings, id => ranInKernel(panel, id));
+        return fillSelection(panel, service, settings, id => ranInKernel(panel, id), variables(panel));
       }
     }
   });
@@ -160,7 +178,9 @@ function activate(
     label: 'Open the Code Chat',
     execute: () => app.shell.activateById(chat.id)
   });
-  completions?.registerInlineProvider(new GhostTextProvider(service, () => settings, ranInKernel));
+  completions?.registerInlineProvider(
+    new GhostTextProvider(service, () => settings, ranInKernel, panel => lastVariables.get(panel) ?? null)
+  );
   palette?.addItem({ command: COMMAND_FILL, category: 'jupyter-codegen' });
   palette?.addItem({ command: COMMAND_CHAT, category: 'jupyter-codegen' });
   palette?.addItem({ command: COMMAND_FIX, category: 'jupyter-codegen' });

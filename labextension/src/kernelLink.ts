@@ -59,6 +59,42 @@ export class KernelLink {
     }
   }
 
+  /**
+   * The kernel's variables summary (what the magics send with a request), or null when the kernel does not answer
+   * within `timeoutMs` (it may be running a cell: comm messages wait behind it) or has no comm open.
+   */
+  requestVariables(timeoutMs = 1500): Promise<string | null> {
+    const comm = this._comm;
+    if (comm === null || comm.isDisposed || !this._welcomed) {
+      return Promise.resolve(null);
+    }
+    const id = `variables-${++this._requests}`;
+    return new Promise<string | null>(resolve => {
+      const timer = setTimeout(() => {
+        this._waiting.delete(id);
+        resolve(null);
+      }, timeoutMs);
+      this._waiting.set(id, summary => {
+        clearTimeout(timer);
+        resolve(summary);
+      });
+      try {
+        comm.send({ type: 'variables_request', id } as unknown as KernelMessage.ICommMsgMsg['content']['data']);
+      } catch {
+        clearTimeout(timer);
+        this._waiting.delete(id);
+        resolve(null);
+      }
+    });
+  }
+
+  /** Opens the comm again if no kernel welcomed it yet (after `%load_ext jupyter_codegen` ran, say). */
+  retry(): void {
+    if (!this._welcomed) {
+      this._ensureComm();
+    }
+  }
+
   dispose(): void {
     this.session.kernelChanged.disconnect(this._onKernelChanged, this);
     this.session.statusChanged.disconnect(this._onStatusChanged, this);
@@ -109,6 +145,10 @@ export class KernelLink {
       if (message.protocol > PROTOCOL_VERSION) {
         console.info(`jupyter-codegen: the kernel speaks protocol ${message.protocol}; this extension uses ${PROTOCOL_VERSION}.`);
       }
+    } else if (message.type === 'variables') {
+      const waiting = this._waiting.get(message.id);
+      this._waiting.delete(message.id);
+      waiting?.(message.summary);
     } else if (message.type === 'error') {
       console.warn(`jupyter-codegen: ${message.message}`);
     }
@@ -158,6 +198,8 @@ export class KernelLink {
     });
   }
 
+  private _requests = 0;
+  private readonly _waiting = new Map<string, (summary: string) => void>();
   private _comm: Kernel.IComm | null = null;
   private _commKernel: Kernel.IKernelConnection | null = null;
   private _welcomed = false;

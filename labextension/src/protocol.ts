@@ -90,7 +90,14 @@ export interface ICommError {
   message: string;
 }
 
-export type KernelMessage = IWelcome | ICommError;
+/** The kernel's variables summary, answering a `variables_request` with the same id. */
+export interface IVariables {
+  type: 'variables';
+  id: string;
+  summary: string;
+}
+
+export type KernelMessage = IWelcome | ICommError | IVariables;
 
 /** What the extension writes under `CELL_METADATA_KEY` on each cell it inserts. */
 // A type (not an interface) so that it is assignable to a JSON value.

@@ -27,6 +27,8 @@ export interface IChatRequest {
   path: string;
   message: string;
   snapshot: ISnapshot | null;
+  /** The kernel's variables summary, as the magics send it. */
+  variables: string | null;
   model: IModelChoice;
   options: IOptions | null;
 }
@@ -38,6 +40,7 @@ export interface IFillRequest {
   before: string;
   after: string;
   snapshot: ISnapshot | null;
+  variables: string | null;
   model: IModelChoice;
   options: IOptions | null;
   record: boolean;
