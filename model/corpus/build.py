@@ -21,11 +21,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jupyter_codegen.notebook_document import FILE_CLOSE
+
 from . import doctests, filters, notebooks, sources
 from .decontaminate import Benchmarks, load_benchmarks
 
 FILE_OPEN = "<| file ext=.py |>\n"
-FILE_CLOSE = "<|/ file |>"
 
 SLICE_MODULES = (
     "statistics.py", "fractions.py", "textwrap.py", "csv.py", "heapq.py", "bisect.py", "difflib.py",

@@ -15,9 +15,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from jupyter_codegen.context import NOTEBOOK_HEADER, Cell, markdown_to_text, render_cell, trim_output
+from jupyter_codegen.context import Cell, trim_output
+from jupyter_codegen.notebook_document import render_notebook
 
-FILE_CLOSE = "<|/ file |>"
 MAX_SUMMARY_CHARS = 400
 MAX_PROSE_CHARS = 600
 
@@ -124,15 +124,6 @@ def _docstrings(tree: ast.AST) -> Iterator[tuple[str, str]]:
     if doc and ">>>" in doc:
         yield "<module>", doc
     yield from walk(tree, "")
-
-
-def render_notebook(cells: list[Cell]) -> str:
-    """Cells as one notebook document, exactly as the context builder lays a notebook out, closed like a file.
-
-    Cells with nothing to say (blank code, markdown that is only an image) are left out, as the context builder
-    leaves them out."""
-    kept = [c for c in cells if (markdown_to_text(c.source) if c.kind == "markdown" else c.source).strip()]
-    return NOTEBOOK_HEADER + "".join(render_cell(c, "notebook") for c in kept) + FILE_CLOSE
 
 
 def mine(tree: ast.AST) -> Iterator[DoctestNotebook]:
