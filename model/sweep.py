@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Sequence
 
-from .objective import Specials
+from jupyter_codegen.objective import Specials
 
 # OpenMP threads that spin while they wait for each other collapse when another process takes one of the two
 # cores (measured here, 9m model, both cores busy elsewhere: 575 tokens/s spinning, 3,443 passive). libgomp reads

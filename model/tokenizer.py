@@ -28,28 +28,15 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from jupyter_codegen.objective import (  # noqa: F401 - the special tokens, defined once with the objective
+    ENDOFMASK, ENDOFTEXT, FILE_TOKENS, MASK_TOKENS, NOTEBOOK_TAGS, PAD, SPECIAL_TOKENS, mask_token,
+)
+
 from .docs import HELDOUT_PERMILLE, is_heldout, iter_texts, parse_source
 
-ENDOFTEXT = "<|endoftext|>"
-PAD = "<pad>"
-ENDOFMASK = "<|endofmask|>"
-MASK_TOKENS = 32
-"""Number of sentinel tokens `<|mask:i|>`; at most MASK_TOKENS - 1 holes per prompt."""
-FILE_TOKENS = ("<| file ext=.py |>", "<| file ext=.ipynb:python |>", "<|/ file |>")
-NOTEBOOK_TAGS = ("<text>", "</text>", "<cell>", "</cell>", "<output>", "</output>")
 DEFAULT_VOCAB = 8192
 MAX_TRAIN_CHARS = 60_000_000
 """BPE statistics settle long before this: the tokenizer is trained on a random sample of at most this much text."""
-
-
-def mask_token(i: int) -> str:
-    return f"<|mask:{i}|>"
-
-
-SPECIAL_TOKENS: tuple[str, ...] = (
-    (ENDOFTEXT, PAD, ENDOFMASK) + tuple(mask_token(i) for i in range(MASK_TOKENS)) + FILE_TOKENS + NOTEBOOK_TAGS
-)
-"""In id order: `<|endoftext|>` is 0, `<pad>` is 1, `<|endofmask|>` is 2, `<|mask:i|>` is 3 + i."""
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB, min_frequency: int = 2):

@@ -15,10 +15,10 @@ another document, and the layout is exactly the inference prompt's (`<|endoftext
 per window instead would move spans across document boundaries (the sentinel would say "this document goes on"
 where another document starts); masking whole documents before packing would let a window cut between a document
 and its moved spans. A masked segment is decoded to text, cut at character positions and its pieces encoded on
-their own, as the product encodes its prompt (model/objective.py says why). A document longer than the room left in a window continues, unmasked or masked anew, in the
+their own, as the product encodes its prompt (jupyter_codegen/objective.py says why). A document longer than the room left in a window continues, unmasked or masked anew, in the
 next window of the same batch row (its continuation carries no `<|endoftext|>`).
 
-Loss: on every token but the `<|mask:i|>` sentinels (model/objective.py), summed over the step's targets and
+Loss: on every token but the `<|mask:i|>` sentinels (jupyter_codegen/objective.py), summed over the step's targets and
 divided by their count (gradient accumulation gives the same result as one big batch).
 
 Files:
@@ -57,7 +57,7 @@ import numpy as np
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .docs import HELDOUT_PERMILLE, is_heldout, iter_texts, parse_source
-from .objective import CausalMasking, Specials, overhead
+from jupyter_codegen.objective import CausalMasking, Specials, overhead
 
 DEFAULT_OUT = Path("model/checkpoint")
 DEFAULT_STATE = Path("model/runs/state")

@@ -1,4 +1,4 @@
-"""The causal-masking objective (model/objective.py) against the product's inference prompt, byte for byte."""
+"""The causal-masking objective (jupyter_codegen/objective.py) against the product's inference prompt, byte for byte."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ tokenizers = pytest.importorskip("tokenizers")
 from jupyter_codegen.formats import CausalMaskingFormat, detect_format  # noqa: E402
 from jupyter_codegen.tokenizer import TextTokenizer  # noqa: E402
 from model import tokenizer as mtok  # noqa: E402
-from model.objective import (  # noqa: E402
+from jupyter_codegen.objective import (  # noqa: E402
     CausalMasking,
     Specials,
     cut_points,

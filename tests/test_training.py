@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from model import tokenizer as mtok  # noqa: E402
-from model.objective import CausalMasking, Specials  # noqa: E402
+from jupyter_codegen.objective import CausalMasking, Specials  # noqa: E402
 from model.smoke import stdlib_documents  # noqa: E402
 from model.train import (  # noqa: E402
     Packer,

@@ -1,4 +1,5 @@
-"""InCoder's causal-masking objective, shared by pre-training (model/train.py) and fine-tuning.
+"""InCoder's causal-masking objective, shared by pre-training (model/train.py) and fine-tuning (finetune.py), and
+the special tokens it writes (model/tokenizer.py gives them the first ids of the embedded model's vocabulary).
 
 Layout. A document with k spans S_0 .. S_{k-1} chosen becomes
 
@@ -31,7 +32,7 @@ density falls linearly from 0 to the document's length, mean a third of it). Pro
 probability `p_line` the endpoints are drawn among line starts instead, so the spans are whole lines, the shape of
 most holes users (and the HumanEval line-infilling benchmarks) make; `p_line=0` is the paper's sampling.
 
-    from model.objective import CausalMasking, Specials
+    from jupyter_codegen.objective import CausalMasking, Specials
     masking = CausalMasking(Specials.from_tokenizer(tokenizer), p=0.5)
     tokens, targets = masking(text, rng, encode)   # encode: str -> list[int] (no added special tokens)
     labels = labels_for(tokens, targets)            # -100 where no loss
@@ -45,7 +46,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tokenizer import ENDOFMASK, ENDOFTEXT, PAD, SPECIAL_TOKENS, mask_token
+ENDOFTEXT = "<|endoftext|>"
+PAD = "<pad>"
+ENDOFMASK = "<|endofmask|>"
+MASK_TOKENS = 32
+"""Number of sentinel tokens `<|mask:i|>`; at most MASK_TOKENS - 1 holes per prompt."""
+FILE_TOKENS = ("<| file ext=.py |>", "<| file ext=.ipynb:python |>", "<|/ file |>")
+NOTEBOOK_TAGS = ("<text>", "</text>", "<cell>", "</cell>", "<output>", "</output>")
+
+
+def mask_token(i: int) -> str:
+    return f"<|mask:{i}|>"
+
+
+SPECIAL_TOKENS: tuple[str, ...] = (
+    (ENDOFTEXT, PAD, ENDOFMASK) + tuple(mask_token(i) for i in range(MASK_TOKENS)) + FILE_TOKENS + NOTEBOOK_TAGS
+)
+"""In id order: `<|endoftext|>` is 0, `<pad>` is 1, `<|endofmask|>` is 2, `<|mask:i|>` is 3 + i."""
 
 MAX_SPANS = 256
 """The InCoder paper's upper truncation of the span count; the sentinel vocabulary lowers it (Specials.max_spans)."""
