@@ -5,7 +5,8 @@
 
 Steps: the checkpoint's bf16 weights are loaded as fp32 and saved with its config and tokenizer into a temporary
 Hugging Face folder; `jupyter_codegen.export.export_model` turns it into an ONNX folder (KV cache, logits_to_keep,
-int8 MatMul weights); only the files the engine reads are copied into the target, which is replaced as a whole;
+int8 MatMul weights); only the files the engine reads are copied into the target (with the checkpoint's bf16
+PyTorch weights in torch/, for fine-tuning), which is replaced as a whole;
 then the target is loaded with `jupyter_codegen.model_store.load_engine("default")` and made to generate and to
 fill a hole, so a shipped model that does not load or cannot infill is caught here, not by a user.
 """
@@ -26,6 +27,9 @@ from .train import DEFAULT_OUT, TOKENIZER_FILES
 DEFAULT_TARGET = Path(__file__).resolve().parent.parent / "jupyter_codegen" / "default_model"
 ENGINE_FILES = ("model.onnx", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json", "export.json")
 """What the engine needs: the graph, the tokenizer (and its BOS/EOS/pad names), the context window, the manifest."""
+TORCH_FILES = ("config.json", "generation_config.json", "model.safetensors")
+"""The checkpoint's PyTorch weights (bf16), shipped in `torch/` with the tokenizer: the fine-tuning notebook starts
+from them (the ONNX export cannot be trained)."""
 DOC_FILES = ("NOTICE.md", "README.md")
 """Beside the engine's files: the training data's licences and what this model is."""
 NOTICE = Path(__file__).resolve().parent / "corpus" / "NOTICE.md"
@@ -58,8 +62,9 @@ def hf_folder_from_checkpoint(checkpoint: Path, folder: Path) -> Path:
     return folder
 
 
-def install(onnx_folder: Path, target: Path, provenance: dict) -> Path:
-    """Copies the engine's files into `target`, replacing it in one rename."""
+def install(onnx_folder: Path, target: Path, provenance: dict, weights: Path | None = None) -> Path:
+    """Copies the engine's files (and the PyTorch weights of checkpoint `weights` into torch/) into `target`,
+    replacing it in one rename."""
     missing = [n for n in ENGINE_FILES if not (onnx_folder / n).is_file()]
     if missing:
         raise FileNotFoundError(f"the export in {onnx_folder} lacks {', '.join(missing)}")
@@ -71,6 +76,13 @@ def install(onnx_folder: Path, target: Path, provenance: dict) -> Path:
         for name in ENGINE_FILES:
             shutil.copy2(onnx_folder / name, staging / name)
             os.chmod(staging / name, 0o644)  # readable by every user of a shared install
+        if weights is not None:
+            (staging / "torch").mkdir()
+            os.chmod(staging / "torch", 0o755)
+            for name in TORCH_FILES + TOKENIZER_FILES:
+                if (weights / name).is_file():
+                    shutil.copy2(weights / name, staging / "torch" / name)
+                    os.chmod(staging / "torch" / name, 0o644)
         shutil.copy2(NOTICE, staging / "NOTICE.md")
         (staging / "README.md").write_text(ABOUT, encoding="utf-8")
         for name in DOC_FILES:
@@ -142,7 +154,7 @@ def ship(checkpoint: Path = DEFAULT_OUT, target: Path = DEFAULT_TARGET, quantiza
             "training_hours": state.get("train_hours"),
             "parameters": state.get("parameters"),
         }
-        install(onnx_folder, target, provenance)
+        install(onnx_folder, target, provenance, weights=checkpoint)
     report = {
         "target": str(target),
         "files": {p.name: p.stat().st_size for p in sorted(target.iterdir())},
