@@ -463,8 +463,9 @@ def check_settings(notebook: Notebook) -> None:
     notebook.run(last)
     before = notebook.cells.nth(1).locator(".jp-OutputArea").text_content()
     after = notebook.cells.nth(last).locator(".jp-OutputArea").text_content()
-    assert "max_new_tokens 16" in before  # the kernel's own value, until a magic opened the comm
-    # The magic's snapshot opened the comm, whose Hello carried the lab's settings before the magic ran.
+    # The kernel's own value is 16 (ipython_config.py). The comm opened right after %load_ext ran, and its Hello
+    # carried the lab's settings, so the magics use the lab's value before any magic ran, and after.
+    assert f"max_new_tokens {LAB_MAX_TOKENS}" in before, before
     assert f"max_new_tokens {LAB_MAX_TOKENS}" in after, after
 
 

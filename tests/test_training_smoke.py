@@ -17,14 +17,15 @@ def test_smoke_pipeline_ships_a_model_the_product_loads_and_runs(tmp_path):
     from jupyter_codegen.infill import fill_holes
     from jupyter_codegen.model_store import DEFAULT_MODEL_DIR, EngineSettings, forget_engines, load_engine
     from jupyter_codegen.onnx_engine import OnnxEngine
-    from model.ship import DOC_FILES, ENGINE_FILES
+    from model.ship import DOC_FILES, ENGINE_FILES, TORCH_FILES
     from model.smoke import run
 
     target = tmp_path / "shipped"
     report = run(tmp_path / "work", target, steps=12)
     assert target.resolve() != DEFAULT_MODEL_DIR.resolve()
     assert report["step"] == 12
-    assert sorted(p.name for p in target.iterdir()) == sorted(ENGINE_FILES + DOC_FILES)
+    assert sorted(p.name for p in target.iterdir()) == sorted(ENGINE_FILES + DOC_FILES + ("torch",))
+    assert set(TORCH_FILES) <= {p.name for p in (target / "torch").iterdir()}  # weights to fine-tune from
     manifest = json.loads((target / "export.json").read_text())
     assert manifest["quantization"] == "int8" and manifest["step"] == 12 and manifest["model_type"] == "llama"
     check = report["check"]
