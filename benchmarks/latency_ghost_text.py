@@ -24,23 +24,14 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 PREFIXES = ["sales.", "sales.groupby(", "sales[", "sales.head", "sales['revenue'].", "sales.sort_values("]
 DEBOUNCE_MS = 250
 
-TIMING = """() => {
-    window.codegenKeys = [];
-    window.codegenGhost = null;
-    document.addEventListener('keydown', () => { window.codegenKeys.push(performance.now()); window.codegenGhost = null; }, true);
-    new MutationObserver(() => {
-        const ghost = document.querySelector('.jp-GhostText');
-        if (ghost && ghost.textContent && window.codegenGhost === null) { window.codegenGhost = performance.now(); }
-    }).observe(document.body, {subtree: true, childList: true, characterData: true});
-}"""
-
 
 def measure(notebook, prefixes: list[str], rounds: int) -> list[dict]:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from test_lab_browser import GHOST_TIMING
 
     page, cells = notebook.page, notebook.cells
     notebook.run(0)
-    page.evaluate(TIMING)
+    page.evaluate(GHOST_TIMING)
     rows = []
     for round_ in range(rounds):
         for prefix in prefixes:

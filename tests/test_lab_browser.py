@@ -469,6 +469,19 @@ def check_settings(notebook: Notebook) -> None:
     assert f"max_new_tokens {LAB_MAX_TOKENS}" in after, after
 
 
+GHOST_TIMING = """() => {
+    window.codegenKeys = [];
+    window.codegenGhost = null;
+    document.addEventListener('keydown', () => { window.codegenKeys.push(performance.now()); window.codegenGhost = null; }, true);
+    new MutationObserver(() => {
+        const ghost = document.querySelector('.jp-GhostText');
+        if (ghost && ghost.textContent && window.codegenGhost === null) { window.codegenGhost = performance.now(); }
+    }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+"""Times, in the page: each keystroke, and the first ghost text after the last one (benchmarks/latency_ghost_text.py
+uses it too)."""
+
+
 def test_ghost_text_appears_while_typing_and_tab_accepts_it(lab):
     in_browser(lab, "ghost.ipynb", SALES, "", check=check_ghost_text)
 
@@ -477,16 +490,7 @@ def check_ghost_text(notebook: Notebook) -> None:
     page, cells = notebook.page, notebook.cells
     notebook.run(0)
     cells.nth(1).locator(".cm-content").click()
-    # Times, in the page: each keystroke, and the first ghost text after the last one.
-    page.evaluate("""() => {
-        window.codegenKeys = [];
-        window.codegenGhost = null;
-        document.addEventListener('keydown', () => { window.codegenKeys.push(performance.now()); window.codegenGhost = null; }, true);
-        new MutationObserver(() => {
-            const ghost = document.querySelector('.jp-GhostText');
-            if (ghost && ghost.textContent && window.codegenGhost === null) { window.codegenGhost = performance.now(); }
-        }).observe(document.body, {subtree: true, childList: true, characterData: true});
-    }""")
+    page.evaluate(GHOST_TIMING)
     page.keyboard.type("sales.", delay=60)
     ghost = page.locator(".jp-GhostText")
     ghost.wait_for()
