@@ -161,10 +161,8 @@ def _silence(shell: Any) -> None:
     sys.stdout = io.StringIO()
     sys.stderr = io.StringIO()
     if shell is not None:
-        for name in ("display_pub",):
-            publisher = getattr(shell, name, None)
-            if publisher is not None:
-                publisher.publish = lambda *args, **kwargs: None
+        if getattr(shell, "display_pub", None) is not None:
+            shell.display_pub.publish = lambda *args, **kwargs: None
         shell.displayhook = lambda *args, **kwargs: None
     sys.displayhook = lambda value: None
     if "matplotlib" in sys.modules:

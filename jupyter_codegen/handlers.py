@@ -31,7 +31,7 @@ from . import __version__, chat, wire
 from .assistant import UpdateCallback
 from .config import CodeGen
 from .conversation import Conversation, server_notebook_key
-from .engine import Completion, Engine
+from .engine import Completion, Engine, GenerationOptions
 from .engine_service import EngineService, Ticket, Work
 from .errors import CodeGenError
 from .model_store import EngineSettings
@@ -103,9 +103,20 @@ class _ServiceMixin:
     def conversation(self, path: str) -> Conversation:
         return chat.notebook_conversation(path, self.root_dir, self.config.conversation_dir or None)
 
+    def options_of(self, request: wire.ChatRequest | wire.FillRequest) -> GenerationOptions:
+        """The server's CodeGen options, with those the request gives over them."""
+        options = self.config.generation_options()
+        return request.options.over(options) if request.options else options
+
+    def work_for(self, request: wire.ChatRequest | wire.FillRequest, on_update: UpdateCallback | None = None) -> Work:
+        """What a chat question or a fill does when its turn on the engine comes."""
+        if isinstance(request, wire.ChatRequest):
+            return self.chat_work(request, on_update)
+        return self.fill_work(request, on_update)
+
     def chat_work(self, request: wire.ChatRequest, on_update: UpdateCallback | None = None) -> Work[wire.ChatDone]:
         """What a chat request does when its turn on the engine comes: the whole turn, recorded, as a ChatDone."""
-        options = request.options.over(self.config.generation_options()) if request.options else self.config.generation_options()
+        options = self.options_of(request)
         max_context = self.config.max_context_tokens
         conversation_dir = self.config.conversation_dir or None
         root = self.root_dir
@@ -127,7 +138,7 @@ class _ServiceMixin:
 
     def fill_work(self, request: wire.FillRequest, on_update: UpdateCallback | None = None) -> Work[wire.FillDone]:
         """What a fill request does on the engine: one hole, filled with the notebook around it, recorded."""
-        options = request.options.over(self.config.generation_options()) if request.options else self.config.generation_options()
+        options = self.options_of(request)
         config = self.config
         max_context, marker, method = config.max_context_tokens, config.infill_marker, config.infill_method
         conversation_dir = config.conversation_dir or None
@@ -240,16 +251,13 @@ class _WorkHandler(_QueuedRestHandler):
 
     message: type[wire.ChatRequest] | type[wire.FillRequest]
 
-    def work_of(self, request: Any) -> Work:
-        raise NotImplementedError
-
     @web.authenticated
     @authorized("execute")
     async def post(self) -> None:
         request = self.read(self.message)
         spec, settings = self.choice(request.model)
         client = request.client or f"rest {self.current_user.username}"
-        self.ticket = self.service.submit(spec, settings, client, self.work_of(request), request.id)
+        self.ticket = self.service.submit(spec, settings, client, self.work_for(request), request.id)
         self.send(await self.outcome(self.ticket))
 
 
@@ -258,17 +266,11 @@ class ChatHandler(_WorkHandler):
 
     message = wire.ChatRequest
 
-    def work_of(self, request: wire.ChatRequest) -> Work[wire.ChatDone]:
-        return self.chat_work(request)
-
 
 class FillHandler(_WorkHandler):
     """One selection filled."""
 
     message = wire.FillRequest
-
-    def work_of(self, request: wire.FillRequest) -> Work[wire.FillDone]:
-        return self.fill_work(request)
 
 
 class ConversationHandler(_RestHandler):
@@ -353,16 +355,18 @@ class StreamHandler(_ServiceMixin, WebSocketMixin, WebSocketHandler, JupyterHand
         if request.id in self._tickets:
             self.emit(wire.Failed(id=request.id, message=DUPLICATE_ID))
             return
-        if isinstance(request, wire.ChatRequest):
-            self.start_work(request, self.chat_work, wire.ChatDone(id=request.id, answer="", cancelled=True))
-        elif isinstance(request, wire.FillRequest):
-            self.start_work(request, self.fill_work, wire.FillDone(id=request.id, fill="", cancelled=True))
+        if isinstance(request, (wire.ChatRequest, wire.FillRequest)):
+            self.start_work(request)
         else:
             self.start(request)
 
-    def start_work(self, request: wire.ChatRequest | wire.FillRequest, make_work, if_cancelled: BaseModel) -> None:
+    def start_work(self, request: wire.ChatRequest | wire.FillRequest) -> None:
         """Streams a chat answer or a fill as Delta events (index 0) of the raw text so far, then its one final
-        event (`if_cancelled` when it was cancelled before it ran)."""
+        event (ChatDone or FillDone; marked cancelled when it was cancelled before it ran)."""
+        if isinstance(request, wire.ChatRequest):
+            if_cancelled: BaseModel = wire.ChatDone(id=request.id, answer="", cancelled=True)
+        else:
+            if_cancelled = wire.FillDone(id=request.id, fill="", cancelled=True)
         loop, rid = self._loop, request.id
         sent = [""]
 
@@ -372,7 +376,7 @@ class StreamHandler(_ServiceMixin, WebSocketMixin, WebSocketHandler, JupyterHand
                 loop.call_soon_threadsafe(self.emit, wire.Delta(id=rid, index=0, text=text_so_far[len(previous):]))
 
         spec, settings = self.choice(request.model)
-        ticket = self.service.submit(spec, settings, request.client or self._client, make_work(request, on_update), rid)
+        ticket = self.service.submit(spec, settings, request.client or self._client, self.work_for(request, on_update), rid)
         self._tickets[rid] = ticket
         self.emit(wire.Queued(id=rid, ahead=ticket.ahead))
         ticket.future.add_done_callback(lambda _: loop.call_soon_threadsafe(self.finish_work, ticket, if_cancelled))

@@ -28,9 +28,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from jupyter_codegen.objective import (  # noqa: F401 - the special tokens, defined once with the objective
-    ENDOFMASK, ENDOFTEXT, FILE_TOKENS, MASK_TOKENS, NOTEBOOK_TAGS, PAD, SPECIAL_TOKENS, mask_token,
-)
+from jupyter_codegen.objective import ENDOFTEXT, PAD, SPECIAL_TOKENS  # defined once, with the objective
 
 from .docs import HELDOUT_PERMILLE, is_heldout, iter_texts, parse_source
 

@@ -406,7 +406,7 @@ def check_chat(notebook: Notebook, lab) -> None:
 
 
 def test_a_selection_is_filled_by_the_shortcut_and_undone_in_the_editor(tiny_lab):
-    source = "def total(values):\n    return TODO"
+    source = "def total(values):\n    return ..."
     in_browser(tiny_lab, "fill.ipynb", "%load_ext jupyter_codegen", source, check=lambda nb: check_fill(nb, tiny_lab, source))
 
 
@@ -429,7 +429,7 @@ def check_fill(notebook: Notebook, lab, source: str) -> None:
     notebook.run(0)
     cells.nth(1).locator(".cm-content").click()
     page.keyboard.press("Control+End")
-    for _ in range(len("TODO")):
+    for _ in range(len("...")):  # select the placeholder
         page.keyboard.press("Shift+ArrowLeft")
     page.keyboard.press("Control+Alt+f")
     deadline = time.monotonic() + TIMEOUT_MS / 1000

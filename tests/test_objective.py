@@ -16,6 +16,7 @@ from jupyter_codegen.formats import CausalMaskingFormat, detect_format  # noqa: 
 from jupyter_codegen.tokenizer import TextTokenizer  # noqa: E402
 from model import tokenizer as mtok  # noqa: E402
 from jupyter_codegen.objective import (  # noqa: E402
+    MASK_TOKENS,
     CausalMasking,
     Specials,
     cut_points,
@@ -97,8 +98,8 @@ def test_special_tokens_are_single_tokens_with_fixed_ids(tok):
     mtok.check_tokenizer(tok)
     assert tok.token_to_id("<|endoftext|>") == 0
     assert tok.token_to_id("<|mask:0|>") == 3
-    assert tok.token_to_id(f"<|mask:{mtok.MASK_TOKENS - 1}|>") == 3 + mtok.MASK_TOKENS - 1
-    assert tok.token_to_id(f"<|mask:{mtok.MASK_TOKENS}|>") is None
+    assert tok.token_to_id(f"<|mask:{MASK_TOKENS - 1}|>") == 3 + MASK_TOKENS - 1
+    assert tok.token_to_id(f"<|mask:{MASK_TOKENS}|>") is None
     for tag in ("<cell>", "</cell>", "<text>", "</text>", "<output>", "</output>", "<| file ext=.ipynb:python |>"):
         assert len(encode(tok, tag)) == 1
     # text round-trips exactly, special tokens included
@@ -292,6 +293,6 @@ def test_random_masking_round_trips_the_document(tok, specials):
 
 
 def test_sentinel_limit(specials):
-    assert specials.max_spans == mtok.MASK_TOKENS - 1
+    assert specials.max_spans == MASK_TOKENS - 1
     with pytest.raises(ValueError):
-        mask_spans(list(range(200)), [(2 * i, 2 * i + 1) for i in range(mtok.MASK_TOKENS)], specials)
+        mask_spans(list(range(200)), [(2 * i, 2 * i + 1) for i in range(MASK_TOKENS)], specials)
