@@ -58,3 +58,20 @@ def test_errors_a_user_will_hit_are_one_sentence(tmp_path):
     notebook(tmp_path / "b.ipynb", ("code", "only_one = True"))
     single = collect(tmp_path)
     assert len(single.split("train")) == 1 and single.split("heldout") == []  # one notebook: nothing to hold out
+
+
+def test_the_projects_example_notebooks_are_a_usable_fine_tuning_folder():
+    """notebooks/examples (the README's fine-tuning run) as the notebook reads it: every notebook used, every one
+    saved with the outputs of a run that raised nothing, and the team's own library in the training text."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "notebooks" / "examples"
+    data = collect(folder, heldout_share=0.2)
+    assert not data.skipped
+    assert len(data.split("train")) >= 18 and len(data.split("heldout")) >= 4
+    for path in folder.glob("*.ipynb"):
+        nb = nbformat.read(str(path), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert code and all(c.execution_count for c in code), path.name
+        assert not [o for c in code for o in c.outputs if o.output_type == "error"], path.name
+    assert all("tk." in d.text for d in data.split("train"))
