@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 export HF_HUB_OFFLINE := 1
 
-.PHONY: test test-fast demo bench eval install llama-cpp clean
+.PHONY: test test-fast demo bench eval finetune-examples install llama-cpp clean
 
 # The browser test of the JupyterLab extension (tests/test_lab_browser.py) runs Debian's Chromium, headless; a
 # browser download of a test tool's own does not work here. Installed once, as root (CI and developers are root).
@@ -75,6 +75,15 @@ eval: $(STAMP)
 	$(PY) benchmarks/eval_mtpb.py --model $(MODEL) --name $(NAME) --inputs 1
 	$(PY) benchmarks/eval_bits_per_byte.py --model $(MODEL) --name $(NAME)
 	$(PY) benchmarks/latency_default.py --model $(MODEL)
+
+## The README's fine-tuning run: notebooks/finetune.ipynb on notebooks/examples with the embedded model (about 5
+## minutes on 2 cores); the executed notebook, its loss plot and the model land in .cache/finetune-examples.
+FINETUNE_RUN := .cache/finetune-examples
+finetune-examples: $(STAMP)
+	mkdir -p $(FINETUNE_RUN)
+	$(VENV)/bin/papermill notebooks/finetune.ipynb $(FINETUNE_RUN)/run.ipynb --cwd $(FINETUNE_RUN) \
+		-p notebooks_folder $(abspath notebooks/examples) -p out $(abspath $(FINETUNE_RUN)/out) -p threads 2
+	@echo "loss plot: $(FINETUNE_RUN)/out/loss.png (docs/finetune-loss.png is the README's copy)"
 
 clean:
 	rm -rf $(VENV) $(LLAMA_VENV) .cache .pytest_cache build dist *.egg-info labextension/node_modules labextension/lib jupyter_codegen/labextension
