@@ -11,12 +11,13 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
+from .column_guard import known_columns
 from .context import Cell, build_infill_context, build_request_context
 from .engine import Completion, Engine, GenerationOptions
 from .errors import RequestError
 from .fix import Failure, error_comment, fix_request, split_at_failure
 from .infill import Method, cut_left_to_right, fill_holes, merge, split_holes
-from .postprocess import split_cells, tidy_code
+from .postprocess import missing_imports, names_bound_by, split_cells, tidy_code
 
 UpdateCallback = Callable[[str], None]
 """Called with the whole answer so far, each time it grows (for live display)."""
@@ -65,6 +66,21 @@ def prompt_budget(
     return max(MIN_PROMPT_TOKENS, window - max_new * answers), options.with_(max_new_tokens=max_new)
 
 
+def _with_columns(options: GenerationOptions, variables: str | None) -> GenerationOptions:
+    """Options that keep column literals to the frames' real columns, as the variables summary lists them."""
+    if not options.guard_columns or options.columns is not None:
+        return options
+    known = known_columns(variables)
+    return options.with_(columns=known) if known else options
+
+
+def _defined_names(before: list[Cell], variables: str | None) -> set[str]:
+    """Names the notebook already has: bound by the code cells in the context, or listed in the variables summary
+    (which leaves modules out, hence the cells)."""
+    listed = {line.split(":", 1)[0] for line in (variables or "").splitlines() if ":" in line}
+    return names_bound_by(c.source for c in before if c.kind == "code") | listed
+
+
 def _sampling(options: GenerationOptions) -> GenerationOptions:
     if options.n > 1 and options.greedy:
         return options.with_(temperature=SAMPLING_TEMPERATURE)
@@ -89,7 +105,7 @@ def codegen(
     fmt = engine.format
     context = build_request_context(before, request.strip(), fmt.document, engine.count_tokens, budget, variables)
     prompt = fmt.continuation(context.text)
-    options = _sampling(options).with_(stop=prompt.stop + options.stop)
+    options = _with_columns(_sampling(options), variables).with_(stop=prompt.stop + options.stop)
     text_so_far: list[str] = []
 
     def on_text(index: int, delta: str) -> None:
@@ -100,8 +116,12 @@ def codegen(
     completions = engine.generate(prompt.text, options, on_text, cancel)
     best = max(completions, key=lambda c: c.mean_logprob)
     code = tidy_code(best.text)
-    cells = [tidy_code(c) for c in split_cells(code)]
     notes = [context.note] if context.note else []
+    imports = missing_imports(code, _defined_names(before, variables))
+    if imports:
+        code = "\n".join(imports) + "\n" + code
+        notes.append(f"Added {'; '.join(imports)}: the code uses it and no cell before imports it.")
+    cells = [tidy_code(c) for c in split_cells(code)]
     method = "left-to-right"
     if options.n > 1:
         method = f"best of {options.n} candidates by mean log-probability"
@@ -152,7 +172,8 @@ def infill(
             holes = len(cell_parts) - 1
             on_update(merge(cell_parts, [streamed.get(h, marker) for h in range(holes)]))
 
-    result = fill_holes(engine, context.parts, options, method=method, candidates=candidates, on_text=on_text, cancel=cancel)
+    result = fill_holes(engine, context.parts, _with_columns(options, variables), method=method, candidates=candidates,
+                        on_text=on_text, cancel=cancel)
     fills = result.fills + [marker] * (len(cell_parts) - 1 - len(result.fills))
     filled = merge(cell_parts, fills)
     notes = ([context.note] if context.note else []) + result.notes

@@ -36,6 +36,12 @@ class CodeGen(Configurable):
     top_p = Float(0.95, min=0.0, max=1.0, help="Nucleus sampling mass.").tag(config=True)
     seed = Int(None, allow_none=True, help="Seed for sampling, for reproducible answers.").tag(config=True)
     max_new_tokens = Int(256, min=1, help="Most tokens generated per answer.").tag(config=True)
+    guard_columns = Bool(
+        True,
+        help="Keep string literals that read a DataFrame column to the columns the frame has (as the variables "
+        "summary lists them), so the model cannot invent one; the in-process and server models apply it, an "
+        "OpenAI-compatible server cannot.",
+    ).tag(config=True)
     check_timeout = Float(
         5.0, min=0.1, help="Seconds each candidate may run when --check runs candidates in a copy of the kernel."
     ).tag(config=True)
@@ -66,7 +72,8 @@ class CodeGen(Configurable):
 
     def generation_options(self, **overrides) -> GenerationOptions:
         values = dict(
-            max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed, n=self.n
+            max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed, n=self.n,
+            guard_columns=self.guard_columns,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return GenerationOptions(**values)

@@ -18,17 +18,22 @@ class TextStream:
         self.stopped = False
         self._emitted = 0
 
-    def update(self, full_text: str) -> str:
-        """Take the whole text generated so far; return the part that is new and safe to show."""
+    def update(self, full_text: str, hold_from: int | None = None) -> str:
+        """Take the whole text generated so far; return the part that is new and safe to show.
+
+        `hold_from`: nothing from there on is shown yet, since generation may still go back and write it again
+        (the column guard's rewind); it must not be before what was already shown.
+        """
         if self.stopped:
             return ""
         cut = self._find_stop(full_text)
         if cut is not None:
             self.stopped = True
             self.text = full_text[:cut]
-            return self._emit(len(self.text))
+            return self._emit(len(self.text) if hold_from is None else min(len(self.text), hold_from))
         self.text = full_text
-        return self._emit(len(full_text) - self._held_back(full_text))
+        safe = len(full_text) - self._held_back(full_text)
+        return self._emit(safe if hold_from is None else min(safe, hold_from))
 
     def finish(self) -> str:
         """Everything not shown yet, once generation is over."""

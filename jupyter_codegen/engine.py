@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Callable, Literal, Protocol, runtime_checkable
 
+from .column_guard import KnownColumns
 from .formats import PromptFormat
 
 FinishReason = Literal["stop", "length", "cancelled"]
@@ -27,6 +28,11 @@ class GenerationOptions:
     n: int = 1
     stop: tuple[str, ...] = ()
     """Generation of a candidate ends when its text contains one of these; the text is cut before it."""
+    guard_columns: bool = True
+    """Fill `columns` from the request's variables summary (the assistant does; CodeGen.guard_columns)."""
+    columns: KnownColumns | None = None
+    """DataFrames and their columns: a string literal where the code reads a column of one of them may only spell
+    one of its columns (column_guard). Local engines apply it; an OpenAI-compatible server cannot, and ignores it."""
 
     @property
     def greedy(self) -> bool:

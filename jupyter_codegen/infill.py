@@ -124,11 +124,17 @@ def fill_holes(
             def stream(index: int, delta: str, hole: int = hole) -> None:
                 if index == 0:
                     on_text(hole, delta)
+        hole_options = options
+        if options.columns:
+            # The guard reads the code on the hole's line before it: `sales.groupby(<FILL>` names a column.
+            left = "".join(p + f for p, f in zip(parts[: hole + 1], fills + [""]))
+            hole_options = options.with_(columns=options.columns.after(left))
         if method == "infill":
-            completions = _fill_in_place(engine, parts, fills, options, stream, cancel)
+            completions = _fill_in_place(engine, parts, fills, hole_options, stream, cancel)
             completion = completions[0]
         else:
-            completion = _fill_left_to_right(engine, parts, fills, options, method, candidates, stream, cancel, max_lines)
+            completion = _fill_left_to_right(engine, parts, fills, hole_options, method, candidates, stream, cancel,
+                                             max_lines)
         fills.append(completion.text)
         if completion.finish_reason == "cancelled":
             cancelled = True

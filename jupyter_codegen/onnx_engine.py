@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from .column_guard import ColumnGuard, token_texts
 from .decoding import TextStream
 from .engine import Completion, GenerationOptions, TextCallback
 from .errors import CorruptModelError, RequestError
@@ -27,6 +28,8 @@ from .tokenizer import TextTokenizer
 
 _PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
 _ONNX_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+MAX_REWINDS = 3
+"""Times one answer may go back to write a statement-start column literal again (column_guard)."""
 _SCORE_BATCH_ELEMENTS = 32_000_000  # cap on batch * length * vocab logits per scoring run (about 128 MB)
 
 
@@ -122,6 +125,8 @@ class OnnxEngine:
         self.format: PromptFormat = self.tokenizer.prompt_format(prompt_format)
         self._pad_id = next(iter(self.eos_ids), 0)
         self._kv_device = "cuda" if self.info.on_gpu else "cpu"
+        self._token_texts: list[str] | None = None
+        self._quote_tokens: np.ndarray | None = None
 
     @classmethod
     def from_folder(cls, folder: str | Path, **kwargs) -> "OnnxEngine":
@@ -179,6 +184,22 @@ class OnnxEngine:
 
     # -- generation -------------------------------------------------------------------------------------------
 
+    def _column_guard(self, options: GenerationOptions, n: int) -> ColumnGuard | None:
+        if not options.columns:
+            return None
+        if self._token_texts is None:
+            vocab = self.session.get_outputs()[0].shape[-1]
+            known = self.tokenizer.tokenizer.get_vocab_size(with_added_tokens=True)
+            size = vocab if isinstance(vocab, int) else known
+            anchor = (self.tokenizer.encode("a") or [0])[0]
+            texts = token_texts(lambda ids: self.tokenizer.tokenizer.decode_batch(ids, skip_special_tokens=False),
+                                min(size, known), anchor)
+            # Ids past the tokenizer's (a padded output layer) stand for no text: never a column's letter.
+            self._token_texts = texts + ["\x00"] * (size - len(texts))
+            self._quote_tokens = np.array([i for i, t in enumerate(self._token_texts) if '"' in t or "'" in t],
+                                          dtype=np.int64)
+        return ColumnGuard(options.columns, self._token_texts, self._quote_tokens, n)
+
     def _prompt_ids(self, prompt: str) -> list[int]:
         ids = self.tokenizer.encode(prompt)
         if not ids:
@@ -208,6 +229,8 @@ class OnnxEngine:
         logprobs = np.zeros(n)
         reasons = ["length"] * n
         done = np.zeros(n, dtype=bool)
+        guard = self._column_guard(options, n)
+        texts = [""] * n
         try:
             prompt_ids = np.array([ids], dtype=np.int64)
             logits, past = self._forward(
@@ -217,26 +240,69 @@ class OnnxEngine:
             if n > 1:
                 last = np.repeat(last, n, axis=0)
                 past = self._expand(past, n)
-            for step in range(max_new):
+            count = 0  # tokens sampled so far by every running candidate
+            rewinds = 0
+            token_logprobs: list[list[float]] = [[] for _ in range(n)]
+            # A rewind recomputes one candidate's cache from its text; candidates in a batch share one cache, so
+            # only a single candidate is rewound (with n > 1 a statement-start literal stays free).
+            can_rewind = guard is not None and n == 1
+            while True:
                 if cancel is not None and cancel.is_set():
                     raise KeyboardInterrupt
-                next_ids = sampler(last)
+                chosen_from = last
+                if guard is not None:
+                    chosen_from = np.stack([
+                        last[i] if done[i] else guard.restrict(int(i), texts[i], last[i], sampler.temperature <= 0)
+                        for i in range(n)
+                    ])
+                next_ids = sampler(chosen_from)
                 step_logprobs = last[np.arange(n), next_ids] - logsumexp(last)
+                count += 1
+                rewind_to = None
                 for i in np.flatnonzero(~done):
                     token = int(next_ids[i])
                     if token in self.eos_ids:
+                        if can_rewind and rewinds < MAX_REWINDS:
+                            rewind_to = guard.end(0, texts[0])
+                            if rewind_to is not None:
+                                break
                         done[i], reasons[i] = True, "stop"
                         continue
                     tokens_out[i].append(token)
+                    token_logprobs[i].append(float(step_logprobs[i]))
                     logprobs[i] += step_logprobs[i]
-                    delta = streams[i].update(self.tokenizer.decode(tokens_out[i]))
+                    texts[i] = self.tokenizer.decode(tokens_out[i])
+                    hold = None
+                    if can_rewind and rewinds < MAX_REWINDS:
+                        rewind_to = guard.observe(0, texts[0])
+                        if rewind_to is not None:
+                            break
+                        uncertain = guard.uncertain_from(0)
+                        if uncertain is not None:
+                            hold = len(self.tokenizer.decode(tokens_out[0][: self._tokens_before(tokens_out[0], uncertain)]))
+                    delta = streams[i].update(texts[i], hold)
                     if delta and on_text is not None:
                         on_text(int(i), delta)
                     if streams[i].stopped:
                         done[i], reasons[i] = True, "stop"
-                if done.all() or step == max_new - 1:
+                if rewind_to is not None:
+                    # The text read a column that does not exist: write it again from that literal, guarded.
+                    rewinds += 1
+                    keep = self._tokens_before(tokens_out[0], rewind_to)
+                    del tokens_out[0][keep:], token_logprobs[0][keep:]
+                    logprobs[0] = sum(token_logprobs[0])
+                    texts[0] = self.tokenizer.decode(tokens_out[0])
+                    guard.rewind(0)
+                    again = np.array([ids + tokens_out[0]], dtype=np.int64)
+                    logits, past = self._forward(
+                        again, np.ones_like(again), np.arange(again.shape[1], dtype=np.int64)[None, :], None
+                    )
+                    last = logits[:, -1, :]
+                    count = len(tokens_out[0])
+                    continue
+                if done.all() or count >= max_new:
                     break
-                total = len(ids) + step + 1
+                total = len(ids) + count
                 feed = np.where(done, self._pad_id, next_ids).astype(np.int64)[:, None]
                 logits, past = self._forward(
                     feed,
@@ -257,6 +323,13 @@ class OnnxEngine:
                 Completion(text=streams[i].text, token_ids=tokens_out[i], logprob=float(logprobs[i]), finish_reason=reasons[i])
             )
         return completions
+
+    def _tokens_before(self, tokens: list[int], offset: int) -> int:
+        """The most leading tokens whose text ends at or before character `offset` of the text of `tokens`."""
+        keep = len(tokens)
+        while keep > 0 and len(self.tokenizer.decode(tokens[:keep])) > offset:
+            keep -= 1
+        return keep
 
     # -- scoring ----------------------------------------------------------------------------------------------
 

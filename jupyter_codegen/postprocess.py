@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
-from typing import Sequence
+from typing import Collection, Iterable, Sequence
 
 _MAGIC = re.compile(r"^(\s*)(?:[%!]|[\w.]+\s*=\s*[%!])")
 """IPython line magics and shell escapes (`%timeit f()`, `!pip install x`, `files = !ls`): not Python to `ast`."""
@@ -54,6 +54,53 @@ def tidy_code(code: str) -> str:
         if _has_statement(prefix):
             return prefix
     return text
+
+
+CONVENTIONAL_IMPORTS = {
+    "pd": "import pandas as pd",
+    "np": "import numpy as np",
+    "plt": "import matplotlib.pyplot as plt",
+    "sns": "import seaborn as sns",
+}
+"""Aliases every analyst writes without thinking; a model that uses one often forgets to import it."""
+
+
+def missing_imports(code: str, defined: Collection[str]) -> list[str]:
+    """The conventional imports (CONVENTIONAL_IMPORTS) of the aliases `code` reads but neither binds itself nor
+    finds among the names the notebook already `defined`; [] when the code does not parse or is indented."""
+    statements = _statements(code)
+    if not statements or code[:1].isspace():
+        return []
+    module = ast.Module(body=statements, type_ignores=[])
+    used = {n.id for n in ast.walk(module) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    bound = bound_names([module])
+    return [line for alias, line in CONVENTIONAL_IMPORTS.items() if alias in used - bound - set(defined)]
+
+
+def bound_names(trees: Iterable[ast.AST]) -> set[str]:
+    """Names that code binds: assignments, imports (their alias or first name), functions, classes, arguments."""
+    names: set[str] = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((a.asname or a.name).split(".")[0] for a in node.names)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+    return names
+
+
+def names_bound_by(sources: Iterable[str]) -> set[str]:
+    """Names that code cells bind (cells that do not parse are skipped)."""
+    trees = []
+    for source in sources:
+        statements = _statements(source)
+        if statements:
+            trees.append(ast.Module(body=statements, type_ignores=[]))
+    return bound_names(trees)
 
 
 def split_cells(code: str) -> list[str]:

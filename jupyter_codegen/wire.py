@@ -18,6 +18,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from .column_guard import KnownColumns
 from .conversation import Turn
 from .engine import Completion, GenerationOptions
 from .frontend_protocol import Snapshot
@@ -87,25 +88,40 @@ class Options(_Message):
     seed: int | None = None
     n: int = Field(1, ge=1, le=64)
     stop: list[str] = Field(default_factory=list)
+    guard_columns: bool = True
+    columns: dict[str, list[str]] | None = Field(None, max_length=1000)
+    """Frames and their columns for the column guard (a kernel's prompt, built with them, sends them along)."""
+    column_line_prefix: str = Field("", max_length=100_000)
 
     @classmethod
     def of(cls, options: GenerationOptions) -> "Options":
+        columns = options.columns
         return cls(
             max_new_tokens=options.max_new_tokens, temperature=options.temperature, top_p=options.top_p,
-            seed=options.seed, n=options.n, stop=list(options.stop),
+            seed=options.seed, n=options.n, stop=list(options.stop), guard_columns=options.guard_columns,
+            columns={name: list(cols) for name, cols in columns.frames} if columns else None,
+            column_line_prefix=columns.line_prefix if columns else "",
         )
+
+    def known_columns(self) -> KnownColumns | None:
+        if not self.columns:
+            return None
+        return KnownColumns(tuple((name, tuple(cols)) for name, cols in self.columns.items()), self.column_line_prefix)
 
     def over(self, base: GenerationOptions) -> GenerationOptions:
         """`base` with the fields this message gives explicitly (the chat sends only the settings the user set)."""
         given = {name: getattr(self, name) for name in self.model_fields_set}
         if "stop" in given:
             given["stop"] = tuple(given["stop"])
+        given.pop("column_line_prefix", None)
+        if "columns" in given:
+            given["columns"] = self.known_columns()
         return base.with_(**given)
 
     def generation_options(self) -> GenerationOptions:
         return GenerationOptions(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed,
-            n=self.n, stop=tuple(self.stop),
+            n=self.n, stop=tuple(self.stop), guard_columns=self.guard_columns, columns=self.known_columns(),
         )
 
 

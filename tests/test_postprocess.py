@@ -180,3 +180,16 @@ def test_split_keeps_indentation_and_unicode():
 def test_control_characters_never_reach_a_cell():
     assert tidy_code("x = 1\x14\ny = 2\x00\n") == "x = 1\ny = 2"
     assert tidy_code("df.head()\r\n") == "df.head()"
+
+
+def test_conventional_imports_the_code_forgot_are_named_unless_the_notebook_has_them():
+    from jupyter_codegen.postprocess import missing_imports, names_bound_by
+
+    code = 'plt.hist(df["age"], bins=5)\nsns.despine()\nnp.log(2)'
+    assert missing_imports(code, set()) == [
+        "import numpy as np", "import matplotlib.pyplot as plt", "import seaborn as sns"]
+    earlier = names_bound_by(["import numpy as np\nfrom matplotlib import pyplot as plt", "%matplotlib inline\nsns = 1"])
+    assert missing_imports(code, earlier) == []
+    assert missing_imports("import matplotlib.pyplot as plt\nplt.show()", set()) == []
+    assert missing_imports("def f(pd):\n    return pd.x", set()) == []  # an argument, not the module
+    assert missing_imports("plt.show(", set()) == []  # does not parse: left as it is

@@ -1,0 +1,683 @@
+"""Keeps the model from inventing DataFrame columns while it writes code.
+
+Small models pick the right operation but often spell a column the table does not have (`hives["honey"]` for
+`honey_kg`), and the answer fails with KeyError. This is monitor-guided decoding (Agrawal et al., 2023, "Guiding
+Language Models of Code with Global Context using Monitors") with one monitor: a scanner over the code generated
+so far knows when a string literal names a column of a frame listed in the variables summary (the summary the
+model reads in its prompt), and the engine then keeps only the tokens that go on spelling one of its columns.
+
+Only reads are guarded. A subscript on a frame at the start of a statement may be an assignment that makes a new
+column (`sales["total"] = ...`), so it is left free until what follows it says which it is: `=` makes the column
+(and later code may read it), anything else reads it, and then the engine rewinds to the literal and writes it
+again, guarded. Text is not shown to the user while it may still be rewound. A literal the scanner is unsure
+about is left free. Frames whose summary does not list every column, or lists a cut or non-ASCII name, are not
+guarded at all: the guard never forbids a name the frame really has.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Callable, Sequence
+
+import numpy as np
+
+# -- the frames and columns a variables summary lists ----------------------------------------------------------------
+
+_FRAME_LINE = re.compile(r"^(?P<name>[A-Za-z_]\w*): DataFrame, \d+ rows? x (?P<count>\d+) columns?(?P<rest>.*)$")
+_COLUMN = re.compile(r"(?P<label>.+?) \((?P<dtype>[^()]*)\)(?:, |$)")
+_SAFE_COLUMN = re.compile(r"^[\x20-\x7e]+$")
+
+
+@dataclass(frozen=True)
+class KnownColumns:
+    """The columns of each DataFrame the model was shown, and the code already on the line before the generated
+    text (an infill's left side), which the scanner reads first."""
+
+    frames: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    line_prefix: str = ""
+
+    def as_dict(self) -> dict[str, tuple[str, ...]]:
+        return dict(self.frames)
+
+    def after(self, left: str) -> "KnownColumns":
+        """The same frames, for text generated right after `left` (only its last line matters)."""
+        return replace(self, line_prefix=left.rsplit("\n", 1)[-1])
+
+    def __bool__(self) -> bool:
+        return bool(self.frames)
+
+
+def known_columns(variables: str | None) -> KnownColumns:
+    """The frames of a variables summary (variables.summarize_namespace) whose every column it lists in full.
+
+    Parsed from the text the model reads, on purpose: that is the same on every path (magics, the server's chat),
+    and the model can copy only names it was shown.
+    """
+    frames: list[tuple[str, tuple[str, ...]]] = []
+    for line in (variables or "").splitlines():
+        match = _FRAME_LINE.match(line)
+        if not match:
+            continue
+        rest = match["rest"]
+        if not rest.startswith(": "):
+            continue
+        listed = re.split(r"; (?:index|first row): ", rest[2:], maxsplit=1)[0]
+        columns = _parse_columns(listed)
+        if columns is None or len(columns) != int(match["count"]):
+            continue  # "... (N more)", or a listing we cannot read back exactly
+        if not all(_SAFE_COLUMN.match(c) and "\\" not in c and '"' not in c and "'" not in c for c in columns):
+            continue
+        if any(len(c) >= 30 and c.endswith("...") for c in columns):
+            continue  # the summary cut the name
+        frames.append((match["name"], tuple(columns)))
+    return KnownColumns(tuple(frames))
+
+
+def _parse_columns(listed: str) -> list[str] | None:
+    labels, pos = [], 0
+    while pos < len(listed):
+        match = _COLUMN.match(listed, pos)
+        if not match:
+            return None
+        labels.append(match["label"])
+        pos = match.end()
+    return labels or None
+
+
+# -- where a string literal names a column ------------------------------------------------------------------------
+
+KEEP_COLUMNS = frozenset({
+    "head", "tail", "copy", "sort_values", "sort_index", "dropna", "drop_duplicates", "fillna", "query", "sample",
+    "nlargest", "nsmallest", "groupby", "where", "mask", "set_index", "rolling", "resample", "expanding", "plot",
+    "loc", "iloc", "round", "abs", "astype", "drop",
+})
+"""Methods (and attributes) whose result still has (a subset of) the frame's columns, so a subscript or a method
+call on it names them too."""
+
+COLUMN_ARGUMENTS: dict[str, tuple[int | None, frozenset[str]]] = {
+    # method: (the positional argument that names columns, or None; keywords that name columns)
+    "groupby": (0, frozenset({"by"})),
+    "sort_values": (0, frozenset({"by"})),
+    "set_index": (0, frozenset({"keys"})),
+    "drop_duplicates": (0, frozenset({"subset"})),
+    "dropna": (None, frozenset({"subset"})),
+    "value_counts": (0, frozenset({"subset"})),
+    "nlargest": (1, frozenset({"columns"})),
+    "nsmallest": (1, frozenset({"columns"})),
+    "pivot_table": (0, frozenset({"values", "index", "columns"})),
+    "pivot": (None, frozenset({"values", "index", "columns"})),
+    "melt": (None, frozenset({"id_vars", "value_vars"})),
+    "drop": (None, frozenset({"columns"})),
+    "merge": (None, frozenset({"on", "left_on"})),
+    "explode": (0, frozenset({"column"})),
+    "hist": (0, frozenset({"column", "by"})),
+    "boxplot": (0, frozenset({"column", "by"})),
+    "plot": (None, frozenset({"x", "y"})),
+    **{kind: (None, frozenset({"x", "y", "by", "column"})) for kind in (
+        "bar", "barh", "line", "scatter", "area", "box", "pie", "hexbin", "kde", "density")},
+}
+DATA_KEYWORDS = frozenset({"x", "y", "hue", "size", "style", "col", "row", "units", "weights"})
+"""Keywords that name columns of the `data=` frame of a plotting call (seaborn's API)."""
+
+_IDENT = re.compile(r"\w")
+_STRING_PREFIXES = frozenset({"r", "b", "u", "f", "rb", "br", "fr", "rf"})
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """An expression that is (still) one of the known frames: `sales`, `sales[mask]`, `sales.groupby("a")`."""
+
+    frame: str
+    statement_root: bool
+    """The frame's name began the statement: its subscript may be an assignment target."""
+    plain: bool = True
+    """Nothing but `.loc`/`.iloc` since the name: `sales["new"] = ...` and `sales.loc[m, "new"] = ...` make columns."""
+    attribute: str | None = None
+    """The attribute just read (`sales.plot`, `sales.loc`), until a call or subscript says what it is."""
+
+
+@dataclass
+class _Bracket:
+    char: str
+    role: str  # "subscript", "call", "display" (list, dict, set, tuple, parentheses)
+    receiver: _Chain | None = None
+    method: str | None = None  # a call's method; a subscript's "loc"/"iloc"
+    position: int = 0
+    keyword: str | None = None
+    element_start: bool = True
+    literal_element: bool = False
+    """A subscript whose element so far is one whole string literal (a column): its result is a Series."""
+    inherit: str | None = None
+    """A list display standing where a column goes (`sales[["a", "b"]]`): its elements are columns of this frame."""
+    data: str | None = None
+    """A call's `data=` frame (seaborn)."""
+
+
+@dataclass
+class _String:
+    quote: str
+    frame: str | None
+    """The frame whose column this literal must spell; None when it is free."""
+    new_column_of: str | None = None
+    """A statement-start subscript of this frame: a new column if an assignment follows, else a read."""
+    start: int = 0
+    """Where the opening quote is in the scanned text."""
+    content: str = ""
+    triple: bool = False
+    escape: bool = False
+    run: int = 0  # closing quotes seen in a row, for triple-quoted strings
+
+
+@dataclass
+class ColumnScanner:
+    """Reads code a character at a time and knows whether the string literal being written names a column.
+
+    Not a parser: it follows brackets, strings and the one expression chain that matters, and gives up
+    (treats a literal as free) wherever it is unsure.
+    """
+
+    columns: dict[str, frozenset[str]]
+    stack: list[_Bracket] = field(default_factory=list)
+    chain: _Chain | None = None
+    string: _String | None = None
+    ident: str = ""
+    ident_after_dot: bool = False
+    ident_at_element: bool = False
+    after_dot: bool = False
+    statement_start: bool = True
+    comment: bool = False
+    last: str = ""
+    """The last character that was not white space (outside strings and comments)."""
+    pending_eq: bool = False
+    last_ident: str = ""
+    last_ident_was_keyword: bool = False
+    """The name just read began an argument of a call: with `=` after it, it is a keyword."""
+    closed_empty: str | None = None
+    violated: bool = False
+    """A guarded literal was closed with, or went on to, a name that is not a column."""
+    rewind_at: int | None = None
+    """With `violated`: a statement-start literal (at this offset) named no column and was then read."""
+    guard_at: frozenset[int] = frozenset()
+    """Offsets of statement-start literals to guard all the same (they were read: see rewind_at)."""
+    unresolved: tuple[int, str, str] | None = None
+    """(offset, frame, name) of a statement-start literal that named no column, until what follows says why."""
+    awaiting: bool = False
+    """That literal's subscript closed: the next character tells an assignment from a read."""
+    made: tuple[str, str] | None = None
+    """(frame, column) this statement assigns: a column from the next statement on."""
+    pos: int = 0
+    fed: str = ""
+
+    @classmethod
+    def over(cls, known: KnownColumns, guard_at: frozenset[int] = frozenset()) -> "ColumnScanner":
+        scanner = cls({name: frozenset(cols) for name, cols in known.frames}, guard_at=guard_at)
+        # Offsets count from the generated text: the prefix's are negative (a rewind there starts from nothing).
+        scanner.pos = -len(known.line_prefix)
+        scanner.feed(known.line_prefix)
+        scanner.fed = ""
+        return scanner
+
+    def copy(self) -> "ColumnScanner":
+        clone = replace(self, stack=[replace(b) for b in self.stack], columns=dict(self.columns), fed="")
+        if self.string is not None:
+            clone.string = replace(self.string)
+        return clone
+
+    # -- state the guard asks about -------------------------------------------------------------------------------
+
+    @property
+    def guarded(self) -> str | None:
+        """The frame whose column the open string literal must spell, if it is guarded."""
+        return self.string.frame if self.string is not None else None
+
+    @property
+    def uncertain_from(self) -> int | None:
+        """Where the text may still be rewound from (a statement-start literal not yet known to be a column)."""
+        if self.string is not None and self.string.new_column_of is not None:
+            return self.string.start
+        return self.unresolved[0] if self.unresolved is not None else None
+
+    def allows(self, text: str) -> bool:
+        """Whether `text` may follow what was fed so far. A read of a statement-start literal is allowed: the
+        engine rewinds to the literal instead, since the name is what is wrong, not what follows it."""
+        probe = self.copy()
+        probe.feed(text)
+        return not probe.violated or probe.rewind_at is not None
+
+    def end(self) -> None:
+        """The text ends here (end of text): a statement-start literal still unresolved was read."""
+        if self.unresolved is not None and not self.violated:
+            self._read_new()
+
+    # -- scanning ---------------------------------------------------------------------------------------------
+
+    def feed(self, text: str) -> None:
+        for char in text:
+            if self.violated:
+                break
+            self._char(char)
+            self.pos += 1
+        self.fed += text
+
+    def _read_new(self) -> None:
+        assert self.unresolved is not None
+        self.violated, self.rewind_at = True, self.unresolved[0]
+
+    def _resolve_assignment(self) -> None:
+        assert self.unresolved is not None
+        _, frame, name = self.unresolved
+        self.made = (frame, name)  # the next statements may read it; the right side of this one may not
+        self.unresolved, self.awaiting = None, False
+
+    def _char(self, c: str) -> None:
+        if self.string is not None:
+            self._in_string(c)
+            return
+        if self.comment:
+            if c == "\n":
+                self.comment = False
+                self._newline()
+            return
+        if self.pending_eq:
+            self.pending_eq = False
+            if c == "=":
+                if self.awaiting:
+                    self._read_new()  # sales["x"] == ...: a comparison reads it
+                    return
+                self._operator()
+                self.last = "="
+                return
+            if self.awaiting:
+                self._resolve_assignment()
+            self._equals()
+        elif self.awaiting and c not in " \t\\=":
+            self._read_new()  # sales["x"].sum(), sales["x"] + 1, sales["x"] += 1, or the line ends: a read
+            return
+        if self.closed_empty is not None:
+            quote, self.closed_empty = self.closed_empty, None
+            if c == quote:  # '""' then '"': a triple-quoted string, never a column
+                self.string = _String(quote, None, triple=True)
+                return
+        if _IDENT.match(c):
+            if not self.ident:
+                self.ident_after_dot = self.after_dot
+                self.ident_at_element = self._at_element()
+            self.ident += c
+            self.after_dot = False
+            return
+        prefix = self.ident if c in "\"'" and self.ident.lower() in _STRING_PREFIXES else None
+        if self.ident:
+            self._end_ident()
+        if c in " \t\r\\":
+            return
+        if c == "\n":
+            self._newline()
+            return
+        if c == "#":
+            self.comment = True
+            return
+        if c in "\"'":
+            frame, new_column_of = (None, None) if prefix is not None else self._literal_role()
+            self._string_start(c, frame, new_column_of)
+            return
+        if c == ".":
+            self.after_dot = True
+            self.last = c
+            if self.chain is not None and self.chain.attribute is not None and self.chain.attribute != "plot":
+                self.chain = None  # sales.columns.tolist(): not a frame any more
+            return
+        self.after_dot = False
+        if c == "[":
+            self._open_square()
+        elif c == "(":
+            self._open_paren()
+        elif c == "{":
+            self._push(_Bracket("{", "display"))
+        elif c in ")]}":
+            self._close(c)
+        elif c == ",":
+            self._comma()
+        elif c == "=":
+            if self.last in "<>!=":
+                self._operator()
+            else:
+                self.pending_eq = True
+        elif c == ";" and not self.stack:
+            self._statement_end()
+        elif c == ":":
+            self.chain = None
+            if self.stack:
+                self.stack[-1].element_start = True
+        else:
+            self._operator()
+        self.last = c
+
+    def _at_element(self) -> bool:
+        return self.stack[-1].element_start if self.stack else self.statement_start
+
+    def _newline(self) -> None:
+        if not self.stack:
+            self._statement_end()
+
+    def _statement_end(self) -> None:
+        self.statement_start, self.chain, self.last = True, None, ""
+        if self.made is not None:
+            frame, name = self.made
+            self.columns[frame] = self.columns[frame] | {name}
+            self.made = None
+
+    def _element_goes_on(self) -> None:
+        """Something other than a whole literal follows in the innermost bracket's element."""
+        if self.stack:
+            self.stack[-1].element_start = False
+            self.stack[-1].literal_element = False
+
+    def _operator(self) -> None:
+        self.chain = None
+        self.statement_start = False
+        self._element_goes_on()
+
+    def _equals(self) -> None:
+        """A single `=`: a keyword argument inside a call, else an assignment; what follows is a new value."""
+        top = self.stack[-1] if self.stack else None
+        if top is not None and top.role == "call" and self.last_ident_was_keyword:
+            top.keyword = self.last_ident
+            top.element_start = True
+        else:
+            self.chain = None
+            self.statement_start = False
+            if top is not None:
+                top.element_start = True
+        self.last_ident_was_keyword = False
+
+    def _end_ident(self) -> None:
+        name, self.ident = self.ident, ""
+        after_dot, at_element = self.ident_after_dot, self.ident_at_element
+        top = self.stack[-1] if self.stack else None
+        self.last_ident = name
+        self.last_ident_was_keyword = at_element and not after_dot and top is not None and top.role == "call"
+        self.last = name[-1]
+        if after_dot:
+            chain = self.chain
+            if chain is None or chain.attribute not in (None, "plot"):
+                self.chain = None
+            elif chain.attribute == "plot":
+                self.chain = replace(chain, attribute=name, plain=False)
+            else:
+                self.chain = replace(chain, attribute=name, plain=chain.plain and name in ("loc", "iloc"))
+        elif name in self.columns:
+            self.chain = _Chain(name, statement_root=self.statement_start and not self.stack)
+            if top is not None and top.role == "call" and top.keyword == "data":
+                top.data = name
+        else:
+            self.chain = None
+        self._element_goes_on()
+        self.statement_start = False
+
+    def _literal_role(self) -> tuple[str | None, str | None]:
+        """(the frame whose column a literal opened here must spell, the frame it may add a column to)."""
+        frame = self._column_frame(new_columns=True)
+        if frame is None or not frame.startswith("+"):
+            return frame, None
+        return (frame[1:], None) if self.pos in self.guard_at else (None, frame[1:])
+
+    def _column_frame(self, new_columns: bool = False) -> str | None:
+        """The frame whose column a string literal opened here names, or None; with `new_columns`, "+frame" where
+        the literal may be an assignment target that adds a column."""
+        if not self.stack or not self.stack[-1].element_start:
+            return None
+        top = self.stack[-1]
+        receiver = top.receiver
+        if top.role == "subscript" and receiver is not None:
+            column = (top.method is None and top.position == 0) or (top.method == "loc" and top.position == 1)
+            if not column:
+                return None
+            if receiver.statement_root and receiver.plain:
+                return f"+{receiver.frame}" if new_columns else None
+            return receiver.frame
+        if top.role == "call":
+            if receiver is not None and top.method in COLUMN_ARGUMENTS:
+                position, keywords = COLUMN_ARGUMENTS[top.method]
+                if top.keyword is not None:
+                    return receiver.frame if top.keyword in keywords else None
+                return receiver.frame if top.position == position else None
+            if receiver is None and top.data is not None and top.keyword in DATA_KEYWORDS:
+                return top.data
+            return None
+        if top.role == "display" and top.char == "[":
+            return top.inherit
+        return None
+
+    def _string_start(self, quote: str, frame: str | None, new_column_of: str | None = None) -> None:
+        self.string = _String(quote, frame, new_column_of, start=self.pos)
+        self.statement_start = False
+
+    def _in_string(self, c: str) -> None:
+        s = self.string
+        assert s is not None
+        if s.triple:
+            if s.escape:
+                s.escape = False
+            elif c == "\\":
+                s.escape = True
+            elif c == s.quote:
+                s.run += 1
+                if s.run == 3:
+                    self.string = None
+                    self._after_literal()
+                return
+            s.run = 0
+            return
+        if c == "\n":
+            if s.frame is not None:
+                self.violated = True  # a column's name never ends the line
+                return
+            self.string = None  # an unclosed literal: the line is broken anyway
+            self._newline()
+            return
+        if s.escape:
+            s.escape = False
+            s.content += c
+            return
+        if c == "\\":
+            if s.frame is not None:
+                self.violated = True
+            s.escape = True
+            return
+        if c == s.quote:
+            self.string = None
+            if s.frame is not None and s.content not in self.columns[s.frame]:
+                self.violated = True
+                return
+            if s.new_column_of is not None and s.content not in self.columns[s.new_column_of]:
+                self.unresolved = (s.start, s.new_column_of, s.content)
+            if not s.content:
+                self.closed_empty = s.quote
+            self._after_literal()
+            return
+        s.content += c
+        if s.frame is not None and not any(col.startswith(s.content) for col in self.columns[s.frame]):
+            self.violated = True
+
+    def _after_literal(self) -> None:
+        self.chain = None
+        self.last = '"'
+        if self.stack:
+            top = self.stack[-1]
+            top.literal_element = top.element_start and top.role == "subscript"
+            top.element_start = False
+
+    def _push(self, bracket: _Bracket) -> None:
+        self._element_goes_on()
+        self.stack.append(bracket)
+        self.chain = None
+        self.statement_start = False
+
+    def _open_square(self) -> None:
+        chain = self.chain
+        follows_value = self.last and (_IDENT.match(self.last) or self.last in ")]\"'")
+        if follows_value and chain is not None:
+            method = chain.attribute if chain.attribute in ("loc", "iloc") else None
+            if chain.attribute is not None and method is None:
+                self._push(_Bracket("[", "subscript"))  # sales.columns[0], sales.dtypes["a"]
+            else:
+                self._push(_Bracket("[", "subscript", receiver=replace(chain, attribute=None), method=method))
+        elif follows_value:
+            self._push(_Bracket("[", "subscript"))
+        else:
+            inherit = self._column_frame()
+            self._push(_Bracket("[", "display", inherit=inherit))
+
+    def _open_paren(self) -> None:
+        chain = self.chain
+        follows_value = self.last and (_IDENT.match(self.last) or self.last in ")]")
+        if not follows_value:
+            self._push(_Bracket("(", "display"))
+            return
+        if chain is not None and chain.attribute is not None:
+            self._push(_Bracket("(", "call", receiver=replace(chain, attribute=None), method=chain.attribute))
+        else:
+            self._push(_Bracket("(", "call"))
+
+    def _close(self, c: str) -> None:
+        if not self.stack:
+            self._operator()
+            return
+        bracket = self.stack.pop()
+        receiver = bracket.receiver
+        if self.unresolved is not None and not self.stack:
+            self.awaiting = True  # sales["x"] closed: `=` next makes the column, anything else reads it
+        self.chain = None
+        if bracket.role == "call" and receiver is not None and bracket.method in KEEP_COLUMNS:
+            self.chain = replace(receiver, plain=False, statement_root=False)
+        elif bracket.role == "subscript" and receiver is not None and not bracket.literal_element:
+            self.chain = replace(receiver, plain=False, statement_root=False)
+        self._element_goes_on()
+        self.statement_start = False
+
+    def _comma(self) -> None:
+        self.chain = None
+        self.statement_start = False
+        if self.stack:
+            top = self.stack[-1]
+            top.position += 1
+            top.keyword = None
+            top.element_start = True
+            top.literal_element = False
+
+
+# -- the guard the engine applies to each candidate's next token -------------------------------------------------
+
+
+class ColumnGuard:
+    """Masks the next-token logits of each candidate so that a guarded literal only spells a column.
+
+    `token_texts[i]` is the text token i adds. Tokens without a quote cannot open a literal, so outside one only
+    the few tokens that contain a quote are checked, and only those likely enough to be chosen.
+    """
+
+    SHORTLIST = 256
+
+    def __init__(self, known: KnownColumns, token_texts: Sequence[str], quote_tokens: np.ndarray, candidates: int):
+        self.known = known
+        self.token_texts = token_texts
+        self.quote_tokens = quote_tokens
+        self.scanners = [ColumnScanner.over(known) for _ in range(candidates)]
+        self.steps_guarded = 0
+
+    def restrict(self, row: int, text: str, logits: np.ndarray, greedy: bool) -> np.ndarray:
+        """`logits` (one row) with the tokens that would misspell a column set to -inf; unchanged when none would."""
+        scanner = self._sync(row, text)
+        if scanner is None or scanner.violated:
+            return logits
+        inside = scanner.guarded is not None
+        if greedy:
+            order = np.argsort(-logits, kind="stable") if inside else None
+            if order is None:
+                best = int(logits.argmax())
+                if not self._has_quote(best) or self._allowed(scanner, best):
+                    return logits
+                order = np.argsort(-logits, kind="stable")
+            for rank, token in enumerate(order):
+                token = int(token)
+                if self._allowed(scanner, token):
+                    if rank == 0:
+                        return logits
+                    self.steps_guarded += 1
+                    masked = np.full_like(logits, -np.inf)
+                    masked[token] = logits[token]
+                    return masked
+            return logits  # nothing spells a column: leave the model free rather than stop it
+        k = min(self.SHORTLIST, len(logits))
+        shortlist = np.argpartition(-logits, k - 1)[:k]
+        check = shortlist if inside else np.intersect1d(shortlist, self.quote_tokens, assume_unique=False)
+        banned = [int(t) for t in check if not self._allowed(scanner, int(t))]
+        if inside:
+            keep = set(int(t) for t in shortlist) - set(banned)
+            if not keep:  # the model's likely tokens all misspell: any token that spells a column, however unlikely
+                keep = {t for t in range(len(logits)) if self._allowed(scanner, t)}
+            if not keep:
+                return logits
+            masked = np.full_like(logits, -np.inf)
+            index = np.fromiter(keep, dtype=np.int64)
+            masked[index] = logits[index]
+            self.steps_guarded += 1
+            return masked
+        if not banned:
+            return logits
+        self.steps_guarded += 1
+        masked = logits.copy()
+        masked[banned] = -np.inf
+        return masked
+
+    def rewind_point(self, row: int) -> int | None:
+        """Where this candidate's text must be written again from: a statement-start literal that named no
+        column was read. The scanner then starts over with that literal guarded."""
+        return self.scanners[row].rewind_at
+
+    def observe(self, row: int, text: str) -> int | None:
+        """Reads the candidate's text so far; the rewind point if it now reads a column that does not exist."""
+        scanner = self._sync(row, text)
+        return scanner.rewind_at if scanner is not None else None
+
+    def uncertain_from(self, row: int) -> int | None:
+        return self.scanners[row].uncertain_from
+
+    def rewind(self, row: int) -> None:
+        scanner = self.scanners[row]
+        assert scanner.rewind_at is not None
+        self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at | {scanner.rewind_at})
+
+    def end(self, row: int, text: str) -> int | None:
+        """The candidate ends with `text`; the rewind point if its last statement read a literal that named no
+        column."""
+        scanner = self._sync(row, text)
+        if scanner is None:
+            return None
+        scanner.end()
+        return scanner.rewind_at
+
+    def _has_quote(self, token: int) -> bool:
+        text = self.token_texts[token]
+        return '"' in text or "'" in text
+
+    def _allowed(self, scanner: ColumnScanner, token: int) -> bool:
+        # End of text inside a literal would leave it unterminated: special tokens spell no column either.
+        return scanner.allows(self.token_texts[token])
+
+    def _sync(self, row: int, text: str) -> ColumnScanner | None:
+        scanner = self.scanners[row]
+        if not text.startswith(scanner.fed):  # the decoded text changed: read it anew
+            scanner = self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at)
+        if text.endswith("\ufffd"):
+            return None  # half a character: wait for the rest
+        scanner.feed(text[len(scanner.fed):])
+        return scanner
+
+
+def token_texts(decode_batch: Callable[[list[list[int]]], list[str]], vocab_size: int, anchor: int) -> list[str]:
+    """The text each token adds after another token, which for SentencePiece vocabularies differs from the token
+    decoded alone (a leading space is dropped there)."""
+    [base] = decode_batch([[anchor]])
+    return [text[len(base):] for text in decode_batch([[anchor, i] for i in range(vocab_size)])]

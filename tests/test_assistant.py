@@ -1,0 +1,58 @@
+"""One turn of the assistant on an engine that records what it was asked: the column guard's frames go with every
+request, an infill's hole gets the code before it on its line, and imports the answer forgot are added and said."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from jupyter_codegen import assistant
+from jupyter_codegen.context import Cell
+from jupyter_codegen.engine import Completion, GenerationOptions
+from jupyter_codegen.formats import format_by_name
+from jupyter_codegen.variables import summarize_namespace
+
+VARIABLES = summarize_namespace({"hives": pd.DataFrame({"apiary": ["Meadow"], "honey_kg": [2.1]})})
+
+
+class RecordingEngine:
+    def __init__(self, answer: str):
+        self.format, self.name, self.context_window, self.device = format_by_name("causal-masking"), "rec", 1024, "cpu"
+        self.answer = answer
+        self.options: list[GenerationOptions] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 4
+
+    def generate(self, prompt, options, on_text=None, cancel=None):
+        self.options.append(options)
+        return [Completion(text=self.answer, finish_reason="stop") for _ in range(options.n)]
+
+    def score(self, prompt, continuations):
+        return [0.0] * len(continuations)
+
+
+def test_requests_carry_the_frames_columns_unless_the_guard_is_off():
+    engine = RecordingEngine("hives.head()")
+    assistant.codegen(engine, "first rows", [], GenerationOptions(), variables=VARIABLES)
+    assistant.codegen(engine, "first rows", [], GenerationOptions(guard_columns=False), variables=VARIABLES)
+    assistant.codegen(engine, "first rows", [], GenerationOptions(), variables=None)
+    guarded, off, none = engine.options
+    assert guarded.columns.as_dict() == {"hives": ("apiary", "honey_kg")}
+    assert off.columns is None and none.columns is None
+
+
+def test_each_hole_of_an_infill_is_guarded_from_the_code_before_it_on_its_line():
+    engine = RecordingEngine('apiary"')
+    code = 'top = hives.groupby("<FILL>)["honey_kg"].sum()\nlow = hives.sort_values("<FILL>).head()'
+    assistant.infill(engine, code, "<FILL>", [], [], GenerationOptions(), variables=VARIABLES, method="infill")
+    assert [o.columns.line_prefix for o in engine.options] == ['top = hives.groupby("', 'low = hives.sort_values("']
+
+
+def test_an_import_the_answer_forgot_is_added_and_said():
+    engine = RecordingEngine('plt.hist(hives["honey_kg"])\nplt.show()')
+    answer = assistant.codegen(engine, "histogram of honey", [], GenerationOptions(), variables=VARIABLES)
+    assert answer.code.startswith("import matplotlib.pyplot as plt\nplt.hist(")
+    assert any("import matplotlib.pyplot as plt" in note for note in answer.notes)
+    earlier = [Cell("code", "import matplotlib.pyplot as plt\nimport pandas as pd")]
+    again = assistant.codegen(engine, "histogram of honey", earlier, GenerationOptions(), variables=VARIABLES)
+    assert again.code.startswith("plt.hist(")

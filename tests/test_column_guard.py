@@ -1,0 +1,220 @@
+"""The column guard: which string literals name a column, the frames it trusts from a variables summary, and the
+engine keeping those literals to real columns on a real ONNX Runtime session."""
+
+from __future__ import annotations
+
+import ast
+
+import pandas as pd
+import pytest
+
+from jupyter_codegen.column_guard import ColumnScanner, KnownColumns, known_columns
+from jupyter_codegen.engine import GenerationOptions
+from jupyter_codegen.onnx_engine import OnnxEngine
+from jupyter_codegen.variables import summarize_namespace
+from jupyter_codegen.wire import Options
+
+HIVES = pd.DataFrame({
+    "hive_id": ["H01"], "apiary": ["Meadow"], "honey_kg": [2.1], "varroa_count": [3.0], "temperament": ["calm"],
+})
+KNOWN = KnownColumns((("hives", tuple(HIVES.columns)),))
+
+
+def test_frames_and_columns_come_from_the_variables_summary():
+    summary = summarize_namespace({"hives": HIVES, "n": 3, "label": "x"})
+    assert known_columns(summary).as_dict() == {"hives": tuple(HIVES.columns)}
+
+
+def test_frames_whose_summary_does_not_list_every_column_exactly_are_not_guarded():
+    wide = pd.DataFrame({f"c{i}": [i] for i in range(20)})  # the summary lists 12 and counts the rest
+    cut = pd.DataFrame({"a_column_name_far_longer_than_thirty_characters": [1]})
+    odd = pd.DataFrame({'say "hi"': [1], "größe": [2]})
+    summary = summarize_namespace({"wide": wide, "cut": cut, "odd": odd, "hives": HIVES})
+    assert set(known_columns(summary).as_dict()) == {"hives"}
+    assert not known_columns(None) and not known_columns("")
+
+
+@pytest.mark.parametrize("code, misspelt", [
+    # reads: a literal that is not a column is refused
+    ('x = hives["honey"]', True),
+    ('x = hives["honey_kg"].sum()', False),
+    ('hives.groupby("apiary")["honey_kg"].mean()', False),
+    ('hives.groupby("apiarys")', True),
+    ('hives.groupby("apiary")["honey"].mean()', True),
+    ('hives.groupby(["apiary", "temperament"]).size()', False),
+    ('hives.groupby(["apiary", "tempx"])', True),
+    ('hives[hives["varroa_count"] >= 10]', False),
+    ('hives[hives["temper"] == "calm"]', True),
+    ('hives.sort_values("honey_kg", ascending=False).head(5)', False),
+    ('hives.sort_values(by="honey")', True),
+    ('hives.loc[hives["apiary"] == "Meadow", "honey_kg"].sum()', False),
+    ('y = hives.loc[:, ["apiary", "honeyx"]]', True),
+    ('z = hives[["apiary", "honey_kg"]]', False),
+    ('hives.nlargest(5, "honey_kg")', False),
+    ('hives.nlargest(5, "hone")', True),
+    ('a = hives.dropna(subset=["varroa_count"])', False),
+    ('hives.pivot_table(index="apiary", columns="temperament", values="honey_kg", aggfunc="mean")', False),
+    ('hives.pivot_table(index="apiary", values="hon", aggfunc="mean")', True),
+    ('sns.barplot(data=hives, x="apiary", y="honey_kg")', False),
+    ('sns.barplot(data=hives, x="apiary", y="honey")', True),
+    ('hives.plot(kind="bar", x="apiary", y="honey_kg")', False),
+    ('hives.plot.bar(x="apiar")', True),
+    ("m = hives['honey']", True),
+    ('q = ""\nw = hives["zz"]', True),
+    ('x = hives.groupby("api\n', True),  # a column's name does not end the line
+    ('hives["kg"] = hives["kg"].fillna(0)', True),  # read on the right before the statement makes it
+    ('hives["kg"] = 0; hives["kg"].sum()', False),
+    # not reads of a column: left free
+    ('hives["new"] = hives["honey_kg"] * 2', False),
+    ('hives["apiary"].str.upper() == "MEADOW"', False),
+    ('hives.agg({"honey_kg": "sum"})', False),
+    ('hives.groupby("apiary").agg(total=("honey_kg", "sum"))["total"]', False),
+    ('hives.rename(columns={"a": "b"})["b"]', False),
+    ('print(f"{hives[\'x\']}")', False),
+    ('hives.columns[0]', False),
+    ('hives["apiary"].value_counts(normalize=True)', False),
+    ('"""doc "x" """\nhives["zz"] = 1', False),
+    ('len(hives[hives.honey_kg > 2])', False),
+    ('other["anything"]', False),
+])
+def test_the_scanner_knows_which_literals_name_a_column(code, misspelt):
+    scanner = ColumnScanner.over(KNOWN)
+    scanner.feed(code)
+    assert scanner.violated is misspelt
+    assert scanner.rewind_at is None
+
+
+@pytest.mark.parametrize("code, rewind_at", [
+    ('hives["max_ip"].value_counts()', 6),
+    ('x = 1\nhives["max_ip"] == 3', 12),
+    ('hives["max_ip"] += 1', 6),
+    ('hives["max_ip"]\n', 6),
+    ('hives.loc[hives["apiary"] == "Meadow", "kg"].sum()', 39),
+    ('hives["kg"] = hives["honey_kg"] * 1000\nhives["kg"].mean()', None),  # made, then read
+    ('hives["honey_kg"].sum()', None),
+])
+def test_a_statement_start_literal_is_free_until_it_turns_out_to_be_a_read(code, rewind_at):
+    """`hives["x"]` may begin an assignment that makes the column; once what follows shows it is read, the engine
+    must write it again from the literal (rewind_at), now guarded."""
+    scanner = ColumnScanner.over(KNOWN)
+    scanner.feed(code)
+    assert scanner.rewind_at == rewind_at
+    assert scanner.allows("")  # a read is not refused token by token: the name is what is wrong
+    if rewind_at is not None:
+        again = ColumnScanner.over(KNOWN, frozenset({rewind_at}))
+        again.feed(code)
+        assert again.violated and again.rewind_at is None  # guarded this time
+
+
+def test_a_rewind_into_an_infills_left_side_starts_the_fill_anew():
+    scanner = ColumnScanner.over(KNOWN.after('hives["'))
+    scanner.feed('max_ip"].sum()')
+    assert scanner.rewind_at == -1
+    again = ColumnScanner.over(KNOWN.after('hives["'), frozenset({-1}))
+    assert again.guarded == "hives" and not again.allows('max_ip"')
+
+
+def test_text_that_may_be_rewound_is_not_shown_yet():
+    scanner = ColumnScanner.over(KNOWN)
+    scanner.feed('hives["max')
+    assert scanner.uncertain_from == 6
+    scanner.feed('_ip"] = 0')
+    assert scanner.uncertain_from is None
+
+
+def test_an_infill_reads_the_code_before_the_hole_on_its_line():
+    scanner = ColumnScanner.over(KNOWN.after('import pandas as pd\ntop = hives.groupby("'))
+    assert scanner.guarded == "hives"
+    assert scanner.allows('apiary")') and not scanner.allows('region")')
+
+
+def test_the_wire_carries_the_columns_to_the_server():
+    options = GenerationOptions(columns=KNOWN.after("x = hives["))
+    again = Options.model_validate_json(Options.of(options).model_dump_json()).generation_options()
+    assert again.columns == options.columns
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model):
+    return OnnxEngine(tiny_model("llama"), device="cpu", threads=1)
+
+
+def _literal(text: str) -> str:
+    return text.split('"', 1)[0] if '"' in text else text
+
+
+@pytest.mark.parametrize("temperature, seed", [(0.0, None), (1.0, 1), (1.0, 2)])
+def test_the_engine_keeps_a_guarded_literal_to_the_frames_columns(engine, temperature, seed):
+    """A random-weight model writes anything after `hives.groupby("`; guarded, it can only close a column."""
+    left = 'top = hives.groupby("'
+    options = GenerationOptions(max_new_tokens=24, temperature=temperature, seed=seed, n=2)
+    free = engine.generate(left, options)
+    guarded = engine.generate(left, options.with_(columns=KNOWN.after(left)))
+    assert not all(c.text.startswith(tuple(f'{col}"' for col in HIVES.columns)) for c in free)
+    for completion in guarded:
+        assert completion.text.startswith(tuple(f'{col}"' for col in HIVES.columns)), completion.text
+
+
+def test_the_embedded_model_reads_only_columns_the_frame_has():
+    """Through the real magic in a real IPython shell: every column the answer reads from the frame exists."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from jupyter_codegen.config import CodeGen
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "jupyter_codegen")
+    changed = {"model": "'default'", "use_server": "False", "max_new_tokens": "64"}
+    for name, value in changed.items():
+        shell.run_line_magic("config", f"CodeGen.{name} = {value}")
+    shell.user_ns["hives"] = HIVES.assign(inspected=pd.Timestamp("2024-04-06"), queen_seen=True)
+    columns = set(shell.user_ns["hives"].columns)
+    magics = shell.magics_manager.registry["CodeGenMagics"]
+    try:
+        for request in ("Draw a bar chart with the mean honey yield for every apiary.",
+                        "How many inspections are missing a varroa count?",
+                        "Which inspections found a varroa count of 10 or more?",
+                        "What's the typical brood frame count per temperament? Use the median."):
+            magics.conversation.reset()
+            shell.run_cell_magic("codegen", "", request)
+            code = magics.last_answer.code
+            if magics.last_answer.candidates[0].finish_reason == "length":
+                continue  # cut at the token limit: it may stop inside a literal
+            subscripts = [  # hives["..."], in the order written (a literal is never left unterminated)
+                node for node in ast.walk(ast.parse(code))
+                if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "hives"
+                and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)
+            ]
+            made = {node.slice.value for node in subscripts if isinstance(node.ctx, ast.Store)}
+            for node in subscripts:
+                if isinstance(node.ctx, ast.Load):
+                    assert node.slice.value in columns | made, code
+    finally:
+        del shell.user_ns["hives"]
+        for name in changed:  # the shell is shared with later tests: give the traits their defaults back
+            shell.run_line_magic("config", f"CodeGen.{name} = {getattr(CodeGen, name).default_value!r}")
+
+
+def test_an_answer_that_reads_a_made_up_column_at_a_statement_start_is_rewound_and_never_shows_it():
+    """The embedded model, left free, begins `hives["<made-up>"].value_counts()`; guarded, the engine goes back to
+    the literal and writes a real column, and what streamed to the user only ever grew."""
+    from jupyter_codegen import assistant
+    from jupyter_codegen.context import Cell
+    from jupyter_codegen.model_store import EngineSettings, load_engine
+
+    engine = load_engine("default", EngineSettings(progress=False))
+    frame = HIVES.assign(inspected=pd.Timestamp("2024-04-06"), frames_brood=5, queen_seen=True)
+    before = [Cell("code", 'import pandas as pd\nhives = pd.read_csv("hives.csv", parse_dates=["inspected"])')]
+    variables = summarize_namespace({"hives": frame})
+    request = "How many inspections are missing a varroa count?"
+    options = GenerationOptions(max_new_tokens=48)
+    free = assistant.codegen(engine, request, before, options.with_(guard_columns=False), variables=variables)
+    shown: list[str] = []
+    guarded = assistant.codegen(engine, request, before, options, variables=variables, on_update=shown.append)
+
+    def reads(code):
+        return [n.slice.value for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Subscript)
+                and isinstance(n.ctx, ast.Load) and isinstance(n.slice, ast.Constant)]
+
+    assert set(reads(free.code)) - set(frame.columns)  # the case this test is about
+    assert reads(guarded.code) and set(reads(guarded.code)) <= set(frame.columns)
+    assert all(b.startswith(a) for a, b in zip(shown, shown[1:])) and guarded.code.startswith(shown[-1].strip())
