@@ -149,9 +149,15 @@ def fill_holes(
 
 
 def _fill_in_place(engine, parts, fills, options, on_text, cancel) -> list[Completion]:
-    """Every candidate for the next hole, the likeliest first."""
+    """Every candidate for the next hole, the likeliest first.
+
+    A hole inside a line ends with that line, as a left-to-right fill does (cut_left_to_right): a small model
+    otherwise runs on past it and writes what it saw last, such as the variables summary, into `sort_values(`.
+    """
     prompt = engine.format.infill_prompt(parts, fills)
-    completions = engine.generate(prompt.text, options.with_(stop=prompt.stop + options.stop), on_text, cancel)
+    left = "".join(p + f for p, f in zip(parts[: len(fills) + 1], fills + [""]))
+    line_end = ("\n",) if is_inline(left) else ()
+    completions = engine.generate(prompt.text, options.with_(stop=line_end + prompt.stop + options.stop), on_text, cancel)
     return sorted(completions, key=lambda c: -c.mean_logprob)
 
 

@@ -79,3 +79,15 @@ def test_left_to_right_fills_stop_at_end_of_text_and_cell_tags(method):
     fill_holes(engine, ["def f():\n", "    return y\n"], GenerationOptions(max_new_tokens=8), method=method, candidates=2)
     [stop] = engine.stops
     assert "<|endoftext|>" in stop and all(tag in stop for tag in NOTEBOOK_STOP)
+
+
+def test_a_causal_masking_fill_of_a_hole_inside_a_line_ends_with_that_line():
+    from jupyter_codegen.engine import GenerationOptions
+    from jupyter_codegen.formats import format_by_name
+    from jupyter_codegen.infill import fill_holes
+
+    engine = _RecordingEngine(format_by_name("causal-masking"))
+    fill_holes(engine, ["top = df.sort_values(", ", ascending=False)\n", "\n"], GenerationOptions(max_new_tokens=8),
+               method="infill")
+    inline, line_start = engine.stops
+    assert "\n" in inline and "\n" not in line_start
