@@ -35,9 +35,10 @@ Protocol choices, and why
     - Token budgets (max new tokens): single 64, multi 256, random 128: above the longest canonical middle in
       single-line and 99% of them in the other sets with an 8k-vocabulary tokenizer, so no correct fill is cut
       by the budget, while a model that never stops costs a bounded time.
-    - Left-to-right fills of an inline hole (the left side ends mid-line: most random spans) end at the end of
-      that line: that is the product's rule (`cut_left_to_right`), so such methods cannot fill a span that
-      crosses lines. The paper reports left-to-right baselines for single- and multi-line only.
+    - Fills of an inline hole (the left side ends mid-line: most random spans) end at the end of that line, by
+      every method: that is the product's rule (`cut_left_to_right`, and a line-end stop for causal masking),
+      so no method fills a span that crosses lines from mid-line. The paper reports left-to-right baselines for
+      single- and multi-line only, and cuts no causal-masking fill.
     - Context: "raw" (default) gives the model the program text alone, as the paper does. "notebook" wraps it
       as one notebook cell with the product's `build_infill_context`, the layout a notebook-trained model sees
       from the magics; the fill is put back into the raw program either way.

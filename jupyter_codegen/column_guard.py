@@ -200,12 +200,13 @@ class ColumnScanner:
     """With `violated`: a statement-start literal (at this offset) named no column and was then read."""
     guard_at: frozenset[int] = frozenset()
     """Offsets of statement-start literals to guard all the same (they were read: see rewind_at)."""
-    unresolved: tuple[int, str, str] | None = None
-    """(offset, frame, name) of a statement-start literal that named no column, until what follows says why."""
+    unresolved: list[tuple[int, str, str]] = field(default_factory=list)
+    """(offset, frame, name) of each statement-start literal that named no column (`df["x"]`, `df[["x", "y"]]`),
+    until what follows the subscript says why."""
     awaiting: bool = False
     """That literal's subscript closed: the next character tells an assignment from a read."""
-    made: tuple[str, str] | None = None
-    """(frame, column) this statement assigns: a column from the next statement on."""
+    made: list[tuple[str, str]] = field(default_factory=list)
+    """(frame, column) this statement assigns: columns from the next statement on."""
     pos: int = 0
     fed: str = ""
 
@@ -219,7 +220,8 @@ class ColumnScanner:
         return scanner
 
     def copy(self) -> "ColumnScanner":
-        clone = replace(self, stack=[replace(b) for b in self.stack], columns=dict(self.columns), fed="")
+        clone = replace(self, stack=[replace(b) for b in self.stack], columns=dict(self.columns),
+                        unresolved=list(self.unresolved), made=list(self.made), fed="")
         if self.string is not None:
             clone.string = replace(self.string)
         return clone
@@ -236,7 +238,7 @@ class ColumnScanner:
         """Where the text may still be rewound from (a statement-start literal not yet known to be a column)."""
         if self.string is not None and self.string.new_column_of is not None:
             return self.string.start
-        return self.unresolved[0] if self.unresolved is not None else None
+        return self.unresolved[0][0] if self.unresolved else None
 
     def allows(self, text: str) -> bool:
         """Whether `text` may follow what was fed so far. A read of a statement-start literal is allowed: the
@@ -247,7 +249,7 @@ class ColumnScanner:
 
     def end(self) -> None:
         """The text ends here (end of text): a statement-start literal still unresolved was read."""
-        if self.unresolved is not None and not self.violated:
+        if self.unresolved and not self.violated:
             self._read_new()
 
     # -- scanning ---------------------------------------------------------------------------------------------
@@ -261,14 +263,13 @@ class ColumnScanner:
         self.fed += text
 
     def _read_new(self) -> None:
-        assert self.unresolved is not None
-        self.violated, self.rewind_at = True, self.unresolved[0]
+        assert self.unresolved
+        self.violated, self.rewind_at = True, self.unresolved[0][0]
 
     def _resolve_assignment(self) -> None:
-        assert self.unresolved is not None
-        _, frame, name = self.unresolved
-        self.made = (frame, name)  # the next statements may read it; the right side of this one may not
-        self.unresolved, self.awaiting = None, False
+        # The next statements may read them; the right side of this one may not.
+        self.made = [(frame, name) for _, frame, name in self.unresolved]
+        self.unresolved, self.awaiting = [], False
 
     def _char(self, c: str) -> None:
         if self.string is not None:
@@ -362,10 +363,9 @@ class ColumnScanner:
 
     def _statement_end(self) -> None:
         self.statement_start, self.chain, self.last = True, None, ""
-        if self.made is not None:
-            frame, name = self.made
+        for frame, name in self.made:
             self.columns[frame] = self.columns[frame] | {name}
-            self.made = None
+        self.made = []
 
     def _element_goes_on(self) -> None:
         """Something other than a whole literal follows in the innermost bracket's element."""
@@ -445,8 +445,8 @@ class ColumnScanner:
             if receiver is None and top.data is not None and top.keyword in DATA_KEYWORDS:
                 return top.data
             return None
-        if top.role == "display" and top.char == "[":
-            return top.inherit
+        if top.role == "display" and top.char == "[" and top.inherit is not None:
+            return top.inherit if new_columns or not top.inherit.startswith("+") else None
         return None
 
     def _string_start(self, quote: str, frame: str | None, new_column_of: str | None = None) -> None:
@@ -491,7 +491,7 @@ class ColumnScanner:
                 self.violated = True
                 return
             if s.new_column_of is not None and s.content not in self.columns[s.new_column_of]:
-                self.unresolved = (s.start, s.new_column_of, s.content)
+                self.unresolved.append((s.start, s.new_column_of, s.content))
             if not s.content:
                 self.closed_empty = s.quote
             self._after_literal()
@@ -526,7 +526,8 @@ class ColumnScanner:
         elif follows_value:
             self._push(_Bracket("[", "subscript"))
         else:
-            inherit = self._column_frame()
+            # "+frame" where the list may name new columns (`df[["a", "b"]] = ...` at a statement start).
+            inherit = self._column_frame(new_columns=True)
             self._push(_Bracket("[", "display", inherit=inherit))
 
     def _open_paren(self) -> None:
@@ -546,7 +547,7 @@ class ColumnScanner:
             return
         bracket = self.stack.pop()
         receiver = bracket.receiver
-        if self.unresolved is not None and not self.stack:
+        if self.unresolved and not self.stack:
             self.awaiting = True  # sales["x"] closed: `=` next makes the column, anything else reads it
         self.chain = None
         if bracket.role == "call" and receiver is not None and bracket.method in KEEP_COLUMNS:

@@ -92,6 +92,9 @@ def test_the_scanner_knows_which_literals_name_a_column(code, misspelt):
     ('hives.loc[hives["apiary"] == "Meadow", "kg"].sum()', 39),
     ('hives["kg"] = hives["honey_kg"] * 1000\nhives["kg"].mean()', None),  # made, then read
     ('hives["honey_kg"].sum()', None),
+    ('hives[["apiary", "kg", "n"]].head()', 17),  # the first made-up one of a list
+    ('hives.loc[hives["apiary"] == "Meadow", ["honey_kg", "kg"]].sum()', 52),
+    ('hives[["kg", "n"]] = 0\nhives[["kg", "n", "apiary"]].sum()', None),
 ])
 def test_a_statement_start_literal_is_free_until_it_turns_out_to_be_a_read(code, rewind_at):
     """`hives["x"]` may begin an assignment that makes the column; once what follows shows it is read, the engine
