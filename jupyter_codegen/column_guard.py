@@ -89,7 +89,7 @@ def _parse_columns(listed: str) -> list[str] | None:
 
 KEEP_COLUMNS = frozenset({
     "head", "tail", "copy", "sort_values", "sort_index", "dropna", "drop_duplicates", "fillna", "query", "sample",
-    "nlargest", "nsmallest", "groupby", "where", "mask", "set_index", "rolling", "resample", "expanding", "plot",
+    "nlargest", "nsmallest", "groupby", "where", "mask", "set_index", "rolling", "resample", "expanding",
     "loc", "iloc", "round", "abs", "astype", "drop",
 })
 """Methods (and attributes) whose result still has (a subset of) the frame's columns, so a subscript or a method
@@ -110,6 +110,8 @@ COLUMN_ARGUMENTS: dict[str, tuple[int | None, frozenset[str]]] = {
     "melt": (None, frozenset({"id_vars", "value_vars"})),
     "drop": (None, frozenset({"columns"})),
     "merge": (None, frozenset({"on", "left_on"})),
+    "resample": (None, frozenset({"on"})),
+    "rolling": (None, frozenset({"on"})),
     "explode": (0, frozenset({"column"})),
     "hist": (0, frozenset({"column", "by"})),
     "boxplot": (0, frozenset({"column", "by"})),

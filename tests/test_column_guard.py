@@ -60,6 +60,8 @@ def test_frames_whose_summary_does_not_list_every_column_exactly_are_not_guarded
     ('hives.plot(kind="bar", x="apiary", y="honey_kg")', False),
     ('hives.plot.bar(x="apiar")', True),
     ("m = hives['honey']", True),
+    ('w = hives.resample("W", on="inspectd")["honey_kg"].sum()', True),
+    ('w = hives.resample("W", on="apiary")["honey_kg"].sum()', False),
     ('q = ""\nw = hives["zz"]', True),
     ('x = hives.groupby("api\n', True),  # a column's name does not end the line
     ('hives["kg"] = hives["kg"].fillna(0)', True),  # read on the right before the statement makes it
