@@ -214,7 +214,7 @@ class ColumnScanner:
 
     @classmethod
     def over(cls, known: KnownColumns, guard_at: frozenset[int] = frozenset()) -> "ColumnScanner":
-        scanner = cls({name: frozenset(cols) for name, cols in known.frames}, guard_at=guard_at)
+        scanner = cls({name: frozenset(cols) for name, cols in known.as_dict().items()}, guard_at=guard_at)
         # Offsets count from the generated text: the prefix's are negative (a rewind there starts from nothing).
         scanner.pos = -len(known.line_prefix)
         scanner.feed(known.line_prefix)
@@ -587,7 +587,6 @@ class ColumnGuard:
         self.token_texts = token_texts
         self.quote_tokens = quote_tokens
         self.scanners = [ColumnScanner.over(known) for _ in range(candidates)]
-        self.steps_guarded = 0
 
     def restrict(self, row: int, text: str, logits: np.ndarray, greedy: bool) -> np.ndarray:
         """`logits` (one row) with the tokens that would misspell a column set to -inf; unchanged when none would."""
@@ -595,52 +594,44 @@ class ColumnGuard:
         if scanner is None or scanner.violated:
             return logits
         inside = scanner.guarded is not None
-        if greedy:
-            order = np.argsort(-logits, kind="stable") if inside else None
-            if order is None:
-                best = int(logits.argmax())
-                if not self._has_quote(best) or self._allowed(scanner, best):
-                    return logits
-                order = np.argsort(-logits, kind="stable")
-            for rank, token in enumerate(order):
-                token = int(token)
-                if self._allowed(scanner, token):
-                    if rank == 0:
-                        return logits
-                    self.steps_guarded += 1
-                    masked = np.full_like(logits, -np.inf)
-                    masked[token] = logits[token]
-                    return masked
-            return logits  # nothing spells a column: leave the model free rather than stop it
+        return self._greedy(scanner, logits, inside) if greedy else self._sampled(scanner, logits, inside)
+
+    def _greedy(self, scanner: ColumnScanner, logits: np.ndarray, inside: bool) -> np.ndarray:
+        """Only the likeliest allowed token is left. Outside a literal only a token with a quote can misspell, so
+        the likeliest token alone is looked at first."""
+        best = int(logits.argmax())
+        if (not inside and not self._has_quote(best)) or self._allowed(scanner, best):
+            return logits
+        for token in np.argsort(-logits, kind="stable"):
+            if int(token) != best and self._allowed(scanner, int(token)):
+                masked = np.full_like(logits, -np.inf)
+                masked[token] = logits[token]
+                return masked
+        return logits  # nothing spells a column: leave the model free rather than stop it
+
+    def _sampled(self, scanner: ColumnScanner, logits: np.ndarray, inside: bool) -> np.ndarray:
+        """The likely tokens that misspell are removed; inside a literal, every token outside the shortlist too."""
         k = min(self.SHORTLIST, len(logits))
         shortlist = np.argpartition(-logits, k - 1)[:k]
-        check = shortlist if inside else np.intersect1d(shortlist, self.quote_tokens, assume_unique=False)
-        banned = [int(t) for t in check if not self._allowed(scanner, int(t))]
-        if inside:
-            keep = set(int(t) for t in shortlist) - set(banned)
-            if not keep:  # the model's likely tokens all misspell: any token that spells a column, however unlikely
-                keep = {t for t in range(len(logits)) if self._allowed(scanner, t)}
-            if not keep:
+        if not inside:
+            banned = [int(t) for t in np.intersect1d(shortlist, self.quote_tokens) if not self._allowed(scanner, int(t))]
+            if not banned:
                 return logits
-            masked = np.full_like(logits, -np.inf)
-            index = np.fromiter(keep, dtype=np.int64)
-            masked[index] = logits[index]
-            self.steps_guarded += 1
+            masked = logits.copy()
+            masked[banned] = -np.inf
             return masked
-        if not banned:
+        keep = [int(t) for t in shortlist if self._allowed(scanner, int(t))]
+        if not keep:  # the model's likely tokens all misspell: any token that spells a column, however unlikely
+            keep = [t for t in range(len(logits)) if self._allowed(scanner, t)]
+        if not keep:
             return logits
-        self.steps_guarded += 1
-        masked = logits.copy()
-        masked[banned] = -np.inf
+        masked = np.full_like(logits, -np.inf)
+        masked[keep] = logits[keep]
         return masked
 
-    def rewind_point(self, row: int) -> int | None:
-        """Where this candidate's text must be written again from: a statement-start literal that named no
-        column was read. The scanner then starts over with that literal guarded."""
-        return self.scanners[row].rewind_at
-
     def observe(self, row: int, text: str) -> int | None:
-        """Reads the candidate's text so far; the rewind point if it now reads a column that does not exist."""
+        """Reads the candidate's text so far; where to write it again from if a statement-start literal that named
+        no column was then read (`rewind` starts the scanner over with that literal guarded)."""
         scanner = self._sync(row, text)
         return scanner.rewind_at if scanner is not None else None
 
