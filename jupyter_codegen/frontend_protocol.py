@@ -225,8 +225,9 @@ def cells_bundle(
 ) -> CellsBundle:
     """The bundle for one answer, and so who inserts it.
 
-    `capabilities` is None when no extension spoke for this run (no fresh snapshot): the kernel then inserts with
-    set_next_input as it always did, and says so, so an extension that sees the output later does not insert twice.
+    `capabilities` is None when no extension spoke for this run (no fresh snapshot, and no comm from the client
+    that sent the execute request): the kernel then inserts with set_next_input as it always did, and says so, so
+    an extension that sees the output later does not insert twice.
     `replace_cell` is true for an ``%%infill`` cell, whose filled code replaces the cell where the frontend can.
     """
     pieces = [c for c in cells if c.strip()] or ([code] if code.strip() else [])

@@ -36,13 +36,15 @@ class FrontendLink:
         self._on_settings = on_settings
         self._variables = variables
         self._capabilities: dict[str, frozenset[str]] = {}
+        self._sessions: dict[str, str | None] = {}
+        """The client session (the message header's `session`) of each open comm: the frontend it belongs to."""
         self._lock = threading.Lock()
         self._manager: Any = None
 
     # -- the protocol ---------------------------------------------------------------------------------------------
 
-    def receive(self, comm_id: str, data: Any) -> dict | None:
-        """Handles one message from comm `comm_id`; returns the reply to send on it, if any."""
+    def receive(self, comm_id: str, data: Any, session: str | None = None) -> dict | None:
+        """Handles one message from comm `comm_id` (of client `session`); returns the reply to send on it, if any."""
         try:
             message = frontend_message.validate_python(data if isinstance(data, dict) else {})
         except ValidationError as exc:
@@ -60,6 +62,7 @@ class FrontendLink:
         if isinstance(message, Hello):
             with self._lock:
                 self._capabilities[comm_id] = frozenset(message.capabilities)
+                self._sessions[comm_id] = session
             try:
                 key = self._notebook_key()
             except Exception:  # noqa: BLE001 - a key is a courtesy in the welcome, never a reason to fail it
@@ -88,11 +91,17 @@ class FrontendLink:
     def closed(self, comm_id: str) -> None:
         with self._lock:
             self._capabilities.pop(comm_id, None)
+            self._sessions.pop(comm_id, None)
 
-    def capabilities(self) -> frozenset[str]:
-        """Everything the open comms said they can do (normally one comm, one frontend)."""
+    def capabilities(self, session: str | None = None) -> frozenset[str]:
+        """What the open comms said they can do (normally one comm, one frontend); with `session`, only the comms
+        of that client, which tells whether the client that sent an execute request runs the extension."""
         with self._lock:
-            return frozenset().union(*self._capabilities.values()) if self._capabilities else frozenset()
+            found = [
+                caps for comm_id, caps in self._capabilities.items()
+                if session is None or self._sessions.get(comm_id) == session
+            ]
+        return frozenset().union(*found) if found else frozenset()
 
     def take_snapshot(self, cell_id: str | None, source: str) -> Snapshot | None:
         return self.snapshots.take(cell_id, source)
@@ -124,14 +133,14 @@ class FrontendLink:
         comm_id = comm.comm_id
 
         def on_msg(msg: dict) -> None:
-            self._reply(comm, self.receive(comm_id, msg.get("content", {}).get("data")))
+            self._reply(comm, self.receive(comm_id, msg.get("content", {}).get("data"), _session_of(msg)))
 
         def on_close(msg: dict) -> None:
             self.closed(comm_id)
 
         comm.on_msg(on_msg)
         comm.on_close(on_close)
-        self._reply(comm, self.receive(comm_id, open_msg.get("content", {}).get("data")))
+        self._reply(comm, self.receive(comm_id, open_msg.get("content", {}).get("data"), _session_of(open_msg)))
 
     @staticmethod
     def _reply(comm: Any, reply: dict | None) -> None:
@@ -141,3 +150,9 @@ class FrontendLink:
             comm.send(data=reply)
         except Exception:  # noqa: BLE001 - a frontend gone away must not break the kernel
             log.debug("jupyter_codegen: could not answer on comm %s", getattr(comm, "comm_id", "?"), exc_info=True)
+
+
+def _session_of(msg: dict) -> str | None:
+    """The client session that sent a kernel message: a JupyterLab kernel connection uses one for all it sends."""
+    session = (msg.get("header") or {}).get("session")
+    return session if isinstance(session, str) and session else None

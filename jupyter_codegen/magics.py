@@ -47,6 +47,15 @@ def _server_root() -> str | None:
     return server.root_dir if server is not None and server.root_dir else None
 
 
+def _client_session(parent: object) -> str | None:
+    """The client session of the request a kernel's shell runs (ipykernel keeps the whole message there)."""
+    if not isinstance(parent, dict):
+        return None
+    header = parent.get("header", parent)
+    session = header.get("session") if isinstance(header, dict) else None
+    return session if isinstance(session, str) and session else None
+
+
 @dataclass
 class _Gathered:
     """The context of one run: the cells around the request, the variables, and the run's frontend (if any)."""
@@ -55,7 +64,8 @@ class _Gathered:
     after: list[Cell] = field(default_factory=list)
     variables: str | None = None
     capabilities: frozenset[str] | None = None
-    """What the frontend that sent this run's snapshot can do; None when no frontend spoke for this run."""
+    """What the frontend of this run can do (it sent the snapshot, or its client opened the comm); None when no
+    frontend with the extension spoke for this run."""
     cell_id: str | None = None
 
 
@@ -77,6 +87,8 @@ class CodeGenMagics(Magics):
         self._announced: set[int] = set()
         self._running: tuple[str | None, str] = (None, "")
         """(cell id, source) of the cell that runs now, from IPython's pre_run_cell event."""
+        self._running_client: str | None = None
+        """The client session of that cell's execute request (None outside a kernel)."""
         self.last_failure: Failure | None = None
         """The last cell that raised (for `%codegen --fix`); cleared when that cell runs without error."""
         self.failures: OrderedDict[str, Failure] = OrderedDict()
@@ -127,6 +139,7 @@ class CodeGenMagics(Magics):
 
     def on_pre_run_cell(self, info) -> None:
         self._running = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
+        self._running_client = _client_session(getattr(self.shell, "parent_header", None))
 
     def on_post_run_cell(self, result) -> None:
         """Remembers the last cell that failed, with what the traceback says, for `%codegen --fix`."""
@@ -172,13 +185,22 @@ class CodeGenMagics(Magics):
         return self.conversation.unrecorded(history_cells(self.shell, since=self._since), self._last_own)
 
     def _context(self) -> _Gathered:
-        """The frontend's snapshot of the notebook when it sent one for this very cell; else kernel history."""
+        """The frontend's snapshot of the notebook when it sent one for this very cell; else kernel history.
+
+        Without a snapshot the extension still inserts when the client that sent this run opened its comm (a line
+        magic, or a snapshot that did not arrive): the kernel's own set_next_input would put an unmarked cell
+        beside the marked cells of an earlier run, which then are neither replaced nor undone together.
+        """
         cell_id, source = self._running
         variables = self._variables_summary()
         snapshot = self.link.take_snapshot(cell_id, source)
         conversation = self.conversation
         if snapshot is None:
-            return _Gathered(conversation.as_cells(self._ran_since()), [], variables, None, cell_id)
+            client = self._running_client
+            capabilities = self.link.capabilities(client) if client is not None else frozenset()
+            return _Gathered(
+                conversation.as_cells(self._ran_since()), [], variables, capabilities or None, cell_id
+            )
         live = live_context(snapshot, conversation.turns, include_current=False)
         return _Gathered(live.before, live.after, variables, self.link.capabilities(), cell_id or snapshot.cell_id)
 

@@ -37,19 +37,26 @@ def kernel(tiny_model, tmp_path):
         km.shutdown_kernel(now=True)
 
 
-def send(kc, msg_type: str, content: dict, metadata: dict | None = None) -> str:
+def send(kc, msg_type: str, content: dict, metadata: dict | None = None, session: str | None = None) -> str:
+    """Sends a shell message; `session` makes it come from another client than `kc` (as a second frontend's)."""
     msg = kc.session.msg(msg_type, content, metadata=metadata or {})
+    if session is not None:
+        msg["header"]["session"] = session
     kc.shell_channel.send(msg)
     return msg["header"]["msg_id"]
 
 
-def execute(kc, code: str, cell_id: str) -> dict:
+def execute(kc, code: str, cell_id: str, session: str | None = None) -> dict:
     """Runs `code` as the notebook cell `cell_id` (JupyterLab puts the id in the request's metadata); returns what
     the kernel sent for it: text, displayed bundles, comm messages, and the reply."""
     content = {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False,
                "stop_on_error": True}
-    msg_id = send(kc, "execute_request", content, {"cellId": cell_id})
+    msg_id = send(kc, "execute_request", content, {"cellId": cell_id}, session)
     return collect(kc, msg_id)
+
+
+def set_next_input(run: dict) -> list[dict]:
+    return [p for p in run["payload"] if p.get("source") == "set_next_input"]
 
 
 def collect(kc, msg_id: str) -> dict:
@@ -111,7 +118,7 @@ def test_a_snapshot_sent_over_the_comm_is_the_context_and_the_extension_inserts(
         run = execute(kc, cell, "run")
         assert run["status"] == "ok", run
         comm_messages += run["comm"]
-        assert not [p for p in run["payload"] if p.get("source") == "set_next_input"]  # never inserted twice
+        assert not set_next_input(run)  # never inserted twice
         final = final_bundle(run)
         if final["cells"]:
             break
@@ -129,8 +136,13 @@ def test_a_snapshot_sent_over_the_comm_is_the_context_and_the_extension_inserts(
     assert prompt.index("Revenue review") < prompt.index("regions = [") < prompt.index(request)
     assert "print('below')" not in prompt  # a request's prompt ends where its answer goes
 
-    # The same cell run again without a new snapshot: kernel history, and IPython's own insertion.
+    # Run again without a new snapshot (one that did not arrive, a line magic): kernel history is the context, and
+    # the extension of the client that sent the run still inserts, so it replaces its marked cells of the first run
+    # instead of IPython putting an unmarked copy beside them.
     again = execute(kc, cell, "run")
     assert "Revenue review" not in again["text"]
-    inserted = [p for p in again["payload"] if p.get("source") == "set_next_input"]
-    assert (final_bundle(again)["insert"], len(inserted)) in (("kernel", 1), ("none", 0))
+    assert not set_next_input(again)
+    assert final_bundle(again)["insert"] == ("frontend" if final_bundle(again)["cells"] else "none")
+    # The same cell from a client without the comm (nbclient, a console on this kernel): IPython's own insertion.
+    other = execute(kc, cell, "run", session="another-client")
+    assert (final_bundle(other)["insert"], len(set_next_input(other))) in (("kernel", 1), ("none", 0))

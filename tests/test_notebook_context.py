@@ -183,6 +183,17 @@ def test_hello_is_welcomed_and_its_capabilities_count_until_the_comm_closes():
     assert link.capabilities() == frozenset()
 
 
+def test_capabilities_can_be_asked_for_the_client_session_that_opened_the_comm():
+    link = FrontendLink()
+    link.receive("lab", {"type": "hello", "capabilities": [INSERT_CELLS]}, session="lab-client")
+    link.receive("other", {"type": "hello", "capabilities": [REPLACE_SOURCE]}, session="other-client")
+    assert link.capabilities("lab-client") == {INSERT_CELLS}
+    assert link.capabilities("nbclient") == frozenset()  # a client that never opened the comm: no extension there
+    assert link.capabilities() == {INSERT_CELLS, REPLACE_SOURCE}
+    link.closed("lab")
+    assert link.capabilities("lab-client") == frozenset()
+
+
 def test_a_snapshot_message_is_kept_for_its_cell_and_a_bad_one_is_answered_in_one_sentence():
     link = FrontendLink()
     assert link.receive("c1", snap().model_dump(mode="json")) is None
