@@ -92,6 +92,8 @@ class Settings:
     cell_timeout: float = 300.0
     """Seconds any other cell may take (setup, generation with a first model load)."""
     startup_timeout: int = 120
+    codegen_flags: str = ""
+    """Flags for every `%%codegen` cell, e.g. "-n 5 --check" (five candidates, checked in a copy of the kernel)."""
 
 
 @dataclass
@@ -301,7 +303,8 @@ def run_item(item: dict, work: Path, model: str | None = None, answer_for: Answe
         if answer_for is not None:
             code = answer_for(item)
         else:
-            run = kernel.run(f"%%codegen --show-prompt\n{item['request']}", limit)
+            flags = f" {settings.codegen_flags.strip()}" if settings.codegen_flags.strip() else ""
+            run = kernel.run(f"%%codegen --show-prompt{flags}\n{item['request']}", limit)
             record.generate_seconds = round(run.seconds, 2)
             said, _, prompt = run.stdout.partition(PROMPT_MARK)
             record.prompt = prompt.removesuffix("\n") or None
@@ -422,7 +425,9 @@ def markdown(name: str, model: str, summary: dict, settings: Settings, when: str
     lines = [
         f"## Held-out data exploration: {name}",
         "",
-        f"Model `{model}`; greedy, max_new_tokens {settings.max_new_tokens}, answer time limit "
+        f"Model `{model}`; "
+        + (f"`%%codegen {settings.codegen_flags.strip()}`" if settings.codegen_flags.strip() else "greedy")
+        + f", max_new_tokens {settings.max_new_tokens}, answer time limit "
         f"{settings.answer_timeout:g} s; {when}.",
         "",
         f"**Passed {s['passed']}/{s['total']} ({100 * s['rate']:.1f}%)**; {s['seconds_per_item']} s per item "
@@ -469,10 +474,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA, help="the items (JSONL)")
     parser.add_argument("--max-new-tokens", type=int, default=Settings.max_new_tokens)
     parser.add_argument("--timeout", type=float, default=Settings.answer_timeout, help="seconds the generated code may run")
+    parser.add_argument("--flags", default="", help='flags for every %%%%codegen cell, e.g. "-n 5 --check"')
     args = parser.parse_args(argv)
 
     items = load_items(args.data, args.ids, args.limit)
-    settings = Settings(max_new_tokens=args.max_new_tokens, answer_timeout=args.timeout)
+    settings = Settings(max_new_tokens=args.max_new_tokens, answer_timeout=args.timeout, codegen_flags=args.flags)
     answer_for = {"reference": reference_answer, "head2": head2_answer}.get(args.answers) if args.answers else None
     model = None
     if args.model:

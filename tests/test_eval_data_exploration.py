@@ -74,6 +74,16 @@ def test_runs_end_to_end_on_a_random_model_and_records_why_items_failed(tiny_mod
     assert "Passed 0/2 (0.0%)" in table and md_path.read_text() == table
 
 
+@pytest.mark.slow
+def test_flags_reach_every_codegen_cell_and_the_report_says_which(tiny_model, tmp_path):
+    model = harness.prepare_model(str(tiny_model("xglm")))
+    settings = harness.Settings(max_new_tokens=8, codegen_flags="-n 2 --check")
+    record, = harness.evaluate(harness.load_items(ids=["008"]), model, settings=settings)
+    assert any("candidates, each run in a copy of the kernel" in note for note in record.notes), record.notes
+    _, md_path, table = harness.write_report([record], "tiny-checked", model, settings, tmp_path)
+    assert "`%%codegen -n 2 --check`" in table
+
+
 # Small enough for the tiny models' 256-token window, with two earlier turns (the held-out items have one).
 TWO_TURNS = {
     "id": "heldout-de-900",
