@@ -200,8 +200,8 @@ def test_the_embedded_model_reads_only_columns_the_frame_has():
 
 
 def test_an_answer_that_reads_a_made_up_column_at_a_statement_start_is_rewound_and_never_shows_it():
-    """The embedded model, left free, begins `hives["<made-up>"].value_counts()`; guarded, the engine goes back to
-    the literal and writes a real column, and what streamed to the user only ever grew."""
+    """The embedded model, left free, begins `hives["<made-up>"].nunique()`; guarded, the engine goes back to the
+    literal and writes a real column, and what streamed to the user only ever grew."""
     from jupyter_codegen import assistant
     from jupyter_codegen.context import Cell
     from jupyter_codegen.model_store import EngineSettings, load_engine
@@ -210,7 +210,7 @@ def test_an_answer_that_reads_a_made_up_column_at_a_statement_start_is_rewound_a
     frame = HIVES.assign(inspected=pd.Timestamp("2024-04-06"), frames_brood=5, queen_seen=True)
     before = [Cell("code", 'import pandas as pd\nhives = pd.read_csv("hives.csv", parse_dates=["inspected"])')]
     variables = summarize_namespace({"hives": frame})
-    request = "How many inspections are missing a varroa count?"
+    request = "list the distinct apiaries"  # the step-1284 model, free: hives["energy_kw"].nunique()
     options = GenerationOptions(max_new_tokens=48)
     free = assistant.codegen(engine, request, before, options.with_(guard_columns=False), variables=variables)
     shown: list[str] = []
