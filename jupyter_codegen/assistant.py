@@ -7,6 +7,7 @@ and cleans the answer the same way: `codegen` (a request), `infill` (holes), `fi
 from __future__ import annotations
 
 import difflib
+import re
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -22,6 +23,7 @@ from .postprocess import missing_imports, names_bound_by, split_cells, tidy_code
 UpdateCallback = Callable[[str], None]
 """Called with the whole answer so far, each time it grows (for live display)."""
 
+_NAME = re.compile(r"[A-Za-z_]\w*")
 SAMPLING_TEMPERATURE = 0.8  # used when several candidates are asked for at temperature 0
 MIN_PROMPT_TOKENS = 32
 HOLE = "\x00hole\x00"
@@ -66,11 +68,16 @@ def prompt_budget(
     return max(MIN_PROMPT_TOKENS, window - max_new * answers), options.with_(max_new_tokens=max_new)
 
 
-def _with_columns(options: GenerationOptions, variables: str | None) -> GenerationOptions:
-    """Options that keep column literals to the frames' real columns, as the variables summary lists them."""
+def _with_columns(
+    options: GenerationOptions, variables: str | None, before: list[Cell], also: str = ""
+) -> GenerationOptions:
+    """Options that keep column literals to the frames' real columns, as the variables summary lists them, and
+    frame names to names the notebook has: the summary's, the context cells' bindings, and every name in `also`
+    (an infill cell's own code, which may bind names above the hole)."""
     if not options.guard_columns or options.columns is not None:
         return options
     known = known_columns(variables)
+    known = known.with_names(_defined_names(before, variables) | set(_NAME.findall(also)))
     return options.with_(columns=known) if known else options
 
 
@@ -105,7 +112,7 @@ def codegen(
     fmt = engine.format
     context = build_request_context(before, request.strip(), fmt.document, engine.count_tokens, budget, variables)
     prompt = fmt.continuation(context.text)
-    options = _with_columns(_sampling(options), variables).with_(stop=prompt.stop + options.stop)
+    options = _with_columns(_sampling(options), variables, before).with_(stop=prompt.stop + options.stop)
     text_so_far: list[str] = []
 
     def on_text(index: int, delta: str) -> None:
@@ -172,8 +179,9 @@ def infill(
             holes = len(cell_parts) - 1
             on_update(merge(cell_parts, [streamed.get(h, marker) for h in range(holes)]))
 
-    result = fill_holes(engine, context.parts, _with_columns(options, variables), method=method, candidates=candidates,
-                        on_text=on_text, cancel=cancel)
+    guarded = _with_columns(options, variables, before, "\n".join(cell_parts))
+    result = fill_holes(engine, context.parts, guarded, method=method, candidates=candidates, on_text=on_text,
+                        cancel=cancel)
     fills = result.fills + [marker] * (len(cell_parts) - 1 - len(result.fills))
     filled = merge(cell_parts, fills)
     notes = ([context.note] if context.note else []) + result.notes

@@ -12,21 +12,33 @@ column (`sales["total"] = ...`), so it is left free until what follows it says w
 again, guarded. Text is not shown to the user while it may still be rewound. A literal the scanner is unsure
 about is left free. Frames whose summary does not list every column, or lists a cut or non-ASCII name, are not
 guarded at all: the guard never forbids a name the frame really has.
+
+A second monitor keeps frame names real. A name that begins a statement or the value of an assignment and is
+then used as a frame (`films["time"]`, `films.dropna(...)`) but that the notebook does not have (not in the
+variables summary, not bound by the context's cells or earlier in the answer) would raise NameError; the engine
+rewinds to it and writes it again as one of the frames the summary lists. Only when that summary is whole (no
+"and N more variables"), and never inside a function, class or lambda, whose parameters the scanner does not read.
 """
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import re
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
+
+from .postprocess import CONVENTIONAL_IMPORTS
 
 # -- the frames and columns a variables summary lists ----------------------------------------------------------------
 
 _FRAME_LINE = re.compile(r"^(?P<name>[A-Za-z_]\w*): DataFrame, \d+ rows? x (?P<count>\d+) columns?(?P<rest>.*)$")
 _COLUMN = re.compile(r"(?P<label>.+?) \((?P<dtype>[^()]*)\)(?:, |$)")
 _SAFE_COLUMN = re.compile(r"^[\x20-\x7e]+$")
+_NAME_LINE = re.compile(r"^(?P<name>[A-Za-z_]\w*): ")
+_LEFT_OUT = re.compile(r"^\(and \d+ more variables?\)$")
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,12 @@ class KnownColumns:
 
     frames: tuple[tuple[str, tuple[str, ...]], ...] = ()
     line_prefix: str = ""
+    frame_names: tuple[str, ...] = ()
+    """Every DataFrame the summary lists (also those whose columns are not guarded): what a made-up frame name is
+    written again as."""
+    names: tuple[str, ...] | None = None
+    """Every name the notebook has (the summary's, the context cells' bindings); None when unknown (a cut
+    summary), and then frame names are not guarded."""
 
     def as_dict(self) -> dict[str, tuple[str, ...]]:
         return dict(self.frames)
@@ -44,8 +62,12 @@ class KnownColumns:
         """The same frames, for text generated right after `left` (only its last line matters)."""
         return replace(self, line_prefix=left.rsplit("\n", 1)[-1])
 
+    def with_names(self, names: Iterable[str]) -> "KnownColumns":
+        """The same frames, with the names that exist besides them (only for a summary that lists everything)."""
+        return replace(self, names=tuple(sorted(set(names)))) if self.names is not None else self
+
     def __bool__(self) -> bool:
-        return bool(self.frames)
+        return bool(self.frames) or (bool(self.frame_names) and self.names is not None)
 
 
 def known_columns(variables: str | None) -> KnownColumns:
@@ -55,7 +77,11 @@ def known_columns(variables: str | None) -> KnownColumns:
     and the model can copy only names it was shown.
     """
     frames: list[tuple[str, tuple[str, ...]]] = []
-    for line in (variables or "").splitlines():
+    lines = (variables or "").splitlines()
+    variable_names = tuple(m["name"] for m in map(_NAME_LINE.match, lines) if m)
+    whole = bool(lines) and not any(_LEFT_OUT.match(line) for line in lines)
+    frame_names = tuple(m["name"] for m in map(_FRAME_LINE.match, lines) if m)
+    for line in lines:
         match = _FRAME_LINE.match(line)
         if not match:
             continue
@@ -71,7 +97,7 @@ def known_columns(variables: str | None) -> KnownColumns:
         if any(len(c) >= 30 and c.endswith("...") for c in columns):
             continue  # the summary cut the name
         frames.append((match["name"], tuple(columns)))
-    return KnownColumns(tuple(frames))
+    return KnownColumns(tuple(frames), frame_names=frame_names, names=variable_names if whole else None)
 
 
 def _parse_columns(listed: str) -> list[str] | None:
@@ -121,6 +147,18 @@ COLUMN_ARGUMENTS: dict[str, tuple[int | None, frozenset[str]]] = {
 }
 DATA_KEYWORDS = frozenset({"x", "y", "hue", "size", "style", "col", "row", "units", "weights"})
 """Keywords that name columns of the `data=` frame of a plotting call (seaborn's API)."""
+
+FRAME_METHODS = frozenset({
+    "groupby", "sort_values", "sort_index", "dropna", "fillna", "head", "tail", "describe", "value_counts",
+    "nunique", "nlargest", "nsmallest", "set_index", "reset_index", "drop_duplicates", "loc", "iloc", "query",
+    "assign", "resample", "rolling", "columns", "dtypes", "rename", "astype", "iterrows", "itertuples", "explode",
+    "select_dtypes", "duplicated", "corrwith", "plot", "merge", "pivot_table", "agg", "isna", "notna", "shape",
+    "mean", "median", "sum", "corr", "copy",
+})
+"""Attributes that make a name a DataFrame (`films.dropna`). A module's name is never taken for a made-up frame:
+the notebook's imports are among its names, and pd, np, plt, sns are always known (`pd.merge`, `np.mean`)."""
+_NOT_FRAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | frozenset(CONVENTIONAL_IMPORTS)
+_SCOPES = frozenset({"def", "class", "lambda"})
 
 _IDENT = re.compile(r"\w")
 _STRING_PREFIXES = frozenset({"r", "b", "u", "f", "rb", "br", "fr", "rf"})
@@ -211,10 +249,33 @@ class ColumnScanner:
     """(frame, column) this statement assigns: columns from the next statement on."""
     pos: int = 0
     fed: str = ""
+    frame_names: frozenset[str] = frozenset()
+    names: frozenset[str] | None = None
+    """The names the notebook has; None: frame names are not guarded."""
+    bound: set[str] = field(default_factory=set)
+    """Names the code read so far binds (assignments, for targets, imports, `as`)."""
+    ident_start: int = 0
+    ident_value: bool = False
+    """The name being read begins a statement or an assignment's value, at the top level."""
+    ident_guarded: bool = False
+    """The name being read was written again after a rewind: it must spell one of `frame_names`."""
+    value_start: bool = False
+    name_check: tuple[int, str, str] | None = None
+    """(offset, name, stage) of an unknown name at a value start, until what follows says whether it is used as
+    a frame; stage "after" (just read), "eq" (an `=` followed), "square" (`[` followed), "dot" (`.` followed)."""
+    binding: str | None = None
+    """While names are bound by what is read: "for" (until `in`), "import" (until the line ends), "as" (one),
+    "targets" (after a top-level comma, until `=` or the statement's end)."""
+    scoped: bool = False
+    """A def, class or lambda was read: its parameters are names the scanner does not track."""
+    rewind_name: bool = False
+    """With `rewind_at`: what is written again is a name (a made-up frame), not a literal."""
 
     @classmethod
     def over(cls, known: KnownColumns, guard_at: frozenset[int] = frozenset()) -> "ColumnScanner":
-        scanner = cls({name: frozenset(cols) for name, cols in known.as_dict().items()}, guard_at=guard_at)
+        scanner = cls({name: frozenset(cols) for name, cols in known.as_dict().items()}, guard_at=guard_at,
+                      frame_names=frozenset(known.frame_names) | frozenset(known.as_dict()),
+                      names=frozenset(known.names) if known.names is not None else None)
         # Offsets count from the generated text: the prefix's are negative (a rewind there starts from nothing).
         scanner.pos = -len(known.line_prefix)
         scanner.feed(known.line_prefix)
@@ -223,7 +284,7 @@ class ColumnScanner:
 
     def copy(self) -> "ColumnScanner":
         clone = replace(self, stack=[replace(b) for b in self.stack], columns=dict(self.columns),
-                        unresolved=list(self.unresolved), made=list(self.made), fed="")
+                        unresolved=list(self.unresolved), made=list(self.made), bound=set(self.bound), fed="")
         if self.string is not None:
             clone.string = replace(self.string)
         return clone
@@ -236,11 +297,27 @@ class ColumnScanner:
         return self.string.frame if self.string is not None else None
 
     @property
+    def name_guarded(self) -> bool:
+        """A name written again after a rewind is being read, or is about to be: it must spell a frame."""
+        if self.string is not None or self.comment:
+            return False
+        # After a rewind the text may stop short of the name (at the space before it): the next token writes it.
+        return (bool(self.ident) and self.ident_guarded) or (not self.ident and any(p >= self.pos for p in self.guard_at))
+
+    @property
     def uncertain_from(self) -> int | None:
-        """Where the text may still be rewound from (a statement-start literal not yet known to be a column)."""
+        """Where the text may still be rewound from (a statement-start literal not yet known to be a column, or a
+        name not yet known to be a frame the notebook lacks)."""
+        points = []
         if self.string is not None and self.string.new_column_of is not None:
-            return self.string.start
-        return self.unresolved[0][0] if self.unresolved else None
+            points.append(self.string.start)
+        if self.unresolved:
+            points.append(self.unresolved[0][0])
+        if self.name_check is not None:
+            points.append(self.name_check[0])
+        elif self.ident and self.ident_value and self._names_guarded():
+            points.append(self.ident_start)
+        return min(points) if points else None
 
     def allows(self, text: str) -> bool:
         """Whether `text` may follow what was fed so far. A read of a statement-start literal is allowed: the
@@ -251,6 +328,8 @@ class ColumnScanner:
 
     def end(self) -> None:
         """The text ends here (end of text): a statement-start literal still unresolved was read."""
+        if self.ident and not self.violated:
+            self._end_ident()
         if self.unresolved and not self.violated:
             self._read_new()
 
@@ -297,6 +376,9 @@ class ColumnScanner:
         elif self.awaiting and c not in " \t\\=":
             self._read_new()  # sales["x"].sum(), sales["x"] + 1, sales["x"] += 1, or the line ends: a read
             return
+        value_start = self.value_start
+        if c not in " \t\r\\":
+            self.value_start = False
         if self.closed_empty is not None:
             quote, self.closed_empty = self.closed_empty, None
             if c == quote:  # '""' then '"': a triple-quoted string, never a column
@@ -304,16 +386,31 @@ class ColumnScanner:
                 return
         if _IDENT.match(c):
             if not self.ident:
+                if self.name_check is not None and self.name_check[2] != "dot":
+                    self._check_name(c)
                 self.ident_after_dot = self.after_dot
                 self.ident_at_element = self._at_element()
+                self.ident_start = self.pos
+                self.ident_value = not self.after_dot and not self.stack and (self.statement_start or value_start)
+                self.ident_guarded = not self.after_dot and self.pos in self.guard_at
             self.ident += c
             self.after_dot = False
+            if self.ident_guarded and not any(f.startswith(self.ident) for f in self.frame_names):
+                self.violated = True  # a name written again after a rewind spells a frame
             return
         prefix = self.ident if c in "\"'" and self.ident.lower() in _STRING_PREFIXES else None
         if self.ident:
             self._end_ident()
+            if self.violated:
+                return
+        if c in " \t" and self.pos in self.guard_at:
+            self.guard_at = self.guard_at | {self.pos + 1}  # the guarded name or literal starts after the space
         if c in " \t\r\\":
             return
+        if self.name_check is not None:
+            self._check_name(c)
+            if self.violated:
+                return
         if c == "\n":
             self._newline()
             return
@@ -365,6 +462,8 @@ class ColumnScanner:
 
     def _statement_end(self) -> None:
         self.statement_start, self.chain, self.last = True, None, ""
+        if self.binding in ("import", "targets"):
+            self.binding = None
         for frame, name in self.made:
             self.columns[frame] = self.columns[frame] | {name}
         self.made = []
@@ -391,11 +490,73 @@ class ColumnScanner:
             self.statement_start = False
             if top is not None:
                 top.element_start = True
+            else:
+                self.value_start = True  # `x = films...`: the value's first name may be a made-up frame
+                if self.binding == "targets":
+                    self.binding = None
         self.last_ident_was_keyword = False
+
+    def _names_guarded(self) -> bool:
+        return self.names is not None and bool(self.frame_names) and not self.scoped
+
+    def _check_name(self, c: str) -> None:
+        """What follows an unknown name at a value start: used as a frame (rewind), bound, or something else."""
+        assert self.name_check is not None
+        start, name, stage = self.name_check
+        self.name_check = None
+        if stage == "after":
+            if c in "[.=":
+                self.name_check = (start, name, {"[": "square", ".": "dot", "=": "eq"}[c])
+            elif c in ",:":
+                self.bound.add(name)  # `a, b = ...` (the comma binds the rest), `a: int = ...`
+        elif stage == "eq":
+            if c != "=":
+                self.bound.add(name)  # an assignment makes the name; `==` compares it
+        elif stage == "square" and c in "\"'":
+            self.violated, self.rewind_at, self.rewind_name = True, start, True  # films["time"]: no such frame
+
+    def _bind(self, name: str) -> None:
+        """Follows the statements that bind names: for targets, imports, `as`; and notes scopes it cannot follow."""
+        if self.binding == "for":
+            if name == "in":
+                self.binding = None
+            else:
+                self.bound.add(name)
+        elif self.binding == "import":
+            self.bound.add(name)
+        elif self.binding == "as":
+            self.bound.add(name)
+            self.binding = None
+        elif self.binding == "targets":
+            self.bound.add(name)
+        if name == "for":
+            self.binding = "for"
+        elif name in ("import", "from"):
+            self.binding = "import"
+        elif name == "as":
+            self.binding = "as"
+        elif name in _SCOPES:
+            self.scoped = True
 
     def _end_ident(self) -> None:
         name, self.ident = self.ident, ""
         after_dot, at_element = self.ident_after_dot, self.ident_at_element
+        if self.ident_guarded and name not in self.frame_names:
+            self.violated = True
+            return
+        if after_dot and self.name_check is not None and self.name_check[2] == "dot":
+            start, self.name_check = self.name_check[0], None
+            if name in FRAME_METHODS or any(name in columns for columns in self.columns.values()):
+                # films.dropna(), data.temperament: a frame (one of whose columns is read) the notebook lacks
+                self.violated, self.rewind_at, self.rewind_name = True, start, True
+                return
+        if not after_dot:
+            self._bind(name)
+            if (self.ident_value and self._names_guarded() and not name[0].isdigit() and not name.startswith("_")
+                    and self.binding is None
+                    and self.names is not None and name not in self.names and name not in self.bound
+                    and name not in self.frame_names and name not in _NOT_FRAMES):
+                self.name_check = (self.ident_start, name, "after")
         top = self.stack[-1] if self.stack else None
         self.last_ident = name
         self.last_ident_was_keyword = at_element and not after_dot and top is not None and top.role == "call"
@@ -562,6 +723,12 @@ class ColumnScanner:
     def _comma(self) -> None:
         self.chain = None
         self.statement_start = False
+        if not self.stack and self.binding is None:
+            # `a, b = ...`: the names after a top-level comma may be targets (in a tuple display, binding them is
+            # only less guarding), and so may the one before it.
+            self.binding = "targets"
+            if self.last_ident and _IDENT.match(self.last):
+                self.bound.add(self.last_ident)
         if self.stack:
             top = self.stack[-1]
             top.position += 1
@@ -593,12 +760,12 @@ class ColumnGuard:
         scanner = self._sync(row, text)
         if scanner is None or scanner.violated:
             return logits
-        inside = scanner.guarded is not None
+        inside = scanner.guarded is not None or scanner.name_guarded
         return self._greedy(scanner, logits, inside) if greedy else self._sampled(scanner, logits, inside)
 
     def _greedy(self, scanner: ColumnScanner, logits: np.ndarray, inside: bool) -> np.ndarray:
-        """Only the likeliest allowed token is left. Outside a literal only a token with a quote can misspell, so
-        the likeliest token alone is looked at first."""
+        """Only the likeliest allowed token is left. Outside a literal (or a name written again) only a token
+        with a quote can misspell, so the likeliest token alone is looked at first."""
         best = int(logits.argmax())
         if (not inside and not self._has_quote(best)) or self._allowed(scanner, best):
             return logits
@@ -638,10 +805,16 @@ class ColumnGuard:
     def uncertain_from(self, row: int) -> int | None:
         return self.scanners[row].uncertain_from
 
-    def rewind(self, row: int) -> None:
+    def rewind(self, row: int, kept: int | None = None) -> None:
+        """Starts the scanner over with the rewind point guarded. `kept` is how much text the engine kept (it cuts
+        at a token boundary): a name is guarded from there, since the token that writes it again may bring the
+        space before it or not."""
         scanner = self.scanners[row]
         assert scanner.rewind_at is not None
-        self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at | {scanner.rewind_at})
+        point = scanner.rewind_at
+        if scanner.rewind_name and kept is not None and kept <= point:
+            point = kept
+        self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at | {point})
 
     def end(self, row: int, text: str) -> int | None:
         """The candidate ends with `text`; the rewind point if its last statement read a literal that named no

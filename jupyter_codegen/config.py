@@ -39,8 +39,8 @@ class CodeGen(Configurable):
     guard_columns = Bool(
         True,
         help="Keep string literals that read a DataFrame column to the columns the frame has (as the variables "
-        "summary lists them), so the model cannot invent one; the in-process and server models apply it, an "
-        "OpenAI-compatible server cannot.",
+        "summary lists them), and names used as a frame to frames the notebook has, so the model cannot invent "
+        "either; the in-process and server models apply it, an OpenAI-compatible server cannot.",
     ).tag(config=True)
     check_timeout = Float(
         5.0, min=0.1, help="Seconds each candidate may run when --check runs candidates in a copy of the kernel."

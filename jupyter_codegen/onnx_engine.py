@@ -292,7 +292,7 @@ class OnnxEngine:
                     del tokens_out[0][keep:], token_logprobs[0][keep:]
                     logprobs[0] = sum(token_logprobs[0])
                     texts[0] = self.tokenizer.decode(tokens_out[0])
-                    guard.rewind(0)
+                    guard.rewind(0, len(texts[0]))
                     again = np.array([ids + tokens_out[0]], dtype=np.int64)
                     logits, past = self._forward(
                         again, np.ones_like(again), np.arange(again.shape[1], dtype=np.int64)[None, :], None

@@ -92,6 +92,10 @@ class Options(_Message):
     columns: dict[str, list[str]] | None = Field(None, max_length=1000)
     """Frames and their columns for the column guard (a kernel's prompt, built with them, sends them along)."""
     column_line_prefix: str = Field("", max_length=100_000)
+    frame_names: list[str] = Field(default_factory=list, max_length=1000)
+    """Every DataFrame the variables summary lists (what a made-up frame name is written again as)."""
+    names: list[str] | None = Field(None, max_length=100_000)
+    """Every name the notebook has; None when the kernel does not know them all (frame names are then free)."""
 
     @classmethod
     def of(cls, options: GenerationOptions) -> "Options":
@@ -101,20 +105,25 @@ class Options(_Message):
             seed=options.seed, n=options.n, stop=list(options.stop), guard_columns=options.guard_columns,
             columns={name: list(cols) for name, cols in columns.frames} if columns else None,
             column_line_prefix=columns.line_prefix if columns else "",
+            frame_names=list(columns.frame_names) if columns else [],
+            names=list(columns.names) if columns and columns.names is not None else None,
         )
 
     def known_columns(self) -> KnownColumns | None:
-        if not self.columns:
-            return None
-        return KnownColumns(tuple((name, tuple(cols)) for name, cols in self.columns.items()), self.column_line_prefix)
+        known = KnownColumns(
+            tuple((name, tuple(cols)) for name, cols in (self.columns or {}).items()), self.column_line_prefix,
+            tuple(self.frame_names), tuple(self.names) if self.names is not None else None,
+        )
+        return known if known else None
 
     def over(self, base: GenerationOptions) -> GenerationOptions:
         """`base` with the fields this message gives explicitly (the chat sends only the settings the user set)."""
         given = {name: getattr(self, name) for name in self.model_fields_set}
         if "stop" in given:
             given["stop"] = tuple(given["stop"])
-        given.pop("column_line_prefix", None)
-        if "columns" in given:
+        for part in ("column_line_prefix", "frame_names", "names"):
+            given.pop(part, None)
+        if "columns" in given or self.model_fields_set & {"frame_names", "names"}:
             given["columns"] = self.known_columns()
         return base.with_(**given)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -127,16 +128,101 @@ def test_text_that_may_be_rewound_is_not_shown_yet():
     assert scanner.uncertain_from is None
 
 
+# The notebook has hives (a frame), n, pd and tk; anything else is a name the model made up.
+NAMED = KnownColumns(KNOWN.frames, frame_names=("hives", "wide"), names=("hives", "wide", "n", "pd", "tk"))
+
+
+@pytest.mark.parametrize("code, rewind_at", [
+    ('data["honey_kg"].sum()', 0),  # a made-up frame read at a statement start
+    ('race = films.dropna()', 7),  # the value of an assignment
+    ('hives["kg"] = data["honey_kg"] * 2', 14),
+    ('films.groupby("apiary").size()', 0),
+    ('x = ferers.sort_values("a")', 4),
+    ('  data.head()', 2),
+    ('route_share = films.plot(kind="scatter", x="a", y="b")', 14),
+    ('hives["t"] = data.temperament.fillna("calm")', 13),  # an attribute that is one of a frame's columns
+    # names the notebook or the answer has, module functions, and uses that are not a frame's: left free
+    ('wide.groupby("a").size()', None),
+    ('merged = hives.copy()\nmerged.head()', None),
+    ('a, b = 1, 2\nb["x"]', None),
+    ('for row in hives.itertuples():\n    row.head()', None),
+    ('import seaborn as s2\ns2.head()', None),
+    ('pd.merge(hives, other)', None),
+    ('np.mean(hives["honey_kg"])', None),
+    ('plt.bar(x, y)', None),
+    ('tk.busiest(hives, n=5)', None),
+    ('len(hives)', None),
+    ('films = hives.copy()\nfilms.head()', None),
+    ('totals == 3', None),
+    ('print(data["x"])', None),  # inside a call: not a statement's value (left to the model)
+    ('def f(t):\n    t.head()\ndata.head()', None),  # after a def, parameters are names the scanner does not read
+    ('data.columns_of_mine', None),
+])
+def test_a_made_up_frame_name_is_rewound_when_it_is_used_as_a_frame(code, rewind_at):
+    scanner = ColumnScanner.over(NAMED)
+    scanner.feed(code)
+    assert scanner.rewind_at == rewind_at, (scanner.rewind_at, scanner.violated)
+    if rewind_at is not None:
+        again = ColumnScanner.over(NAMED, frozenset({rewind_at}))
+        prefix = code[:rewind_at]
+        again.feed(prefix)
+        assert again.name_guarded
+        assert again.allows("hives") and again.allows("wide.") and not again.allows("h2") and not again.allows("data")
+
+
+def test_frame_names_are_free_when_the_summary_leaves_variables_out():
+    summary = summarize_namespace({f"v{i}": i for i in range(30)} | {"hives": HIVES})
+    known = known_columns(summary)
+    assert "more variables" in summary and known.names is None
+    scanner = ColumnScanner.over(known.with_names({"pd"}))
+    scanner.feed('data["honey_kg"].sum()')
+    assert scanner.rewind_at is None and not scanner.violated
+
+
+def test_the_summary_gives_every_name_and_every_frame():
+    wide = pd.DataFrame({f"c{i}": [i] for i in range(20)})
+    known = known_columns(summarize_namespace({"hives": HIVES, "wide": wide, "n": 3}))
+    assert set(known.names) == {"hives", "wide", "n"} and set(known.frame_names) == {"hives", "wide"}
+    assert known.as_dict().keys() == {"hives"}  # only the frame whose columns are all listed has them guarded
+
+
+def test_a_made_up_name_is_written_again_from_where_the_engine_cut_the_text():
+    """The engine cuts at a token boundary, often before the space ahead of the name: the name is guarded from
+    there, with or without the space."""
+    from jupyter_codegen.column_guard import ColumnGuard
+
+    guard = ColumnGuard(NAMED, [], np.array([], dtype=np.int64), 1)
+    assert guard.observe(0, "race = films.dropna(") == 7
+    guard.rewind(0, kept=6)  # "race =" kept: the token " films" went
+    assert guard.observe(0, "race =") is None
+    scanner = guard.scanners[0]
+    assert scanner.name_guarded and scanner.allows(" hives") and scanner.allows("hives")
+    assert not scanner.allows(" films") and not scanner.allows("films")
+
+
+def test_a_name_not_yet_known_to_be_made_up_is_not_shown_yet():
+    scanner = ColumnScanner.over(NAMED)
+    scanner.feed("race = fil")
+    assert scanner.uncertain_from == 7
+    scanner.feed("ms.dropna")
+    assert scanner.uncertain_from == 7
+    scanner.feed("_all")
+    scanner.feed("(")
+    assert scanner.uncertain_from is None and scanner.rewind_at is None
+
+
 def test_an_infill_reads_the_code_before_the_hole_on_its_line():
     scanner = ColumnScanner.over(KNOWN.after('import pandas as pd\ntop = hives.groupby("'))
     assert scanner.guarded == "hives"
     assert scanner.allows('apiary")') and not scanner.allows('region")')
 
 
-def test_the_wire_carries_the_columns_to_the_server():
-    options = GenerationOptions(columns=KNOWN.after("x = hives["))
-    again = Options.model_validate_json(Options.of(options).model_dump_json()).generation_options()
-    assert again.columns == options.columns
+@pytest.mark.parametrize("known", [KNOWN.after("x = hives["), NAMED, KnownColumns(frame_names=("wide",), names=("wide",))])
+def test_the_wire_carries_the_columns_and_names_to_the_server(known):
+    options = GenerationOptions(columns=known)
+    sent = Options.model_validate_json(Options.of(options).model_dump_json())
+    assert sent.generation_options().columns == options.columns
+    assert sent.over(GenerationOptions()).columns == options.columns
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +309,30 @@ def test_an_answer_that_reads_a_made_up_column_at_a_statement_start_is_rewound_a
     assert set(reads(free.code)) - set(frame.columns)  # the case this test is about
     assert reads(guarded.code) and set(reads(guarded.code)) <= set(frame.columns)
     assert all(b.startswith(a) for a, b in zip(shown, shown[1:])) and guarded.code.startswith(shown[-1].strip())
+
+
+def test_an_answer_that_uses_a_made_up_frame_is_rewound_to_a_frame_the_notebook_has():
+    """The embedded model, left free, writes `hives["..."] = data["..."]...` (NameError: there is no `data`);
+    guarded, the engine goes back to `data` and writes a frame the variables summary lists."""
+    from jupyter_codegen import assistant
+    from jupyter_codegen.context import Cell
+    from jupyter_codegen.model_store import EngineSettings, load_engine
+
+    engine = load_engine("default", EngineSettings(progress=False))
+    frame = HIVES.assign(inspected=pd.Timestamp("2024-04-06"), frames_brood=5, queen_seen=True)
+    before = [Cell("code", 'import pandas as pd\nhives = pd.read_csv("hives.csv", parse_dates=["inspected"])')]
+    variables = summarize_namespace({"hives": frame})
+    request = "How many hives were inspected per apiary?"  # the step-1284 model, free: ... = data["energy_kwh_..."]
+    options = GenerationOptions(max_new_tokens=48)
+    free = assistant.codegen(engine, request, before, options.with_(guard_columns=False), variables=variables)
+    shown: list[str] = []
+    guarded = assistant.codegen(engine, request, before, options, variables=variables, on_update=shown.append)
+
+    def loaded(code):
+        return {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+    assert loaded(free.code) - {"hives", "pd"}  # the case this test is about
+    assert loaded(guarded.code) <= {"hives", "pd"}, guarded.code
+    assert all(b.startswith(a) for a, b in zip(shown, shown[1:]))  # the stream only grew: a rewind was never shown
+    made_up = loaded(free.code) - {"hives", "pd"}
+    assert not any(f"{name}[" in text or f"{name}." in text for text in shown for name in made_up)
