@@ -303,8 +303,8 @@ def run_item(item: dict, work: Path, model: str | None = None, answer_for: Answe
         if answer_for is not None:
             code = answer_for(item)
         else:
-            flags = f" {settings.codegen_flags.strip()}" if settings.codegen_flags.strip() else ""
-            run = kernel.run(f"%%codegen --show-prompt{flags}\n{item['request']}", limit)
+            magic = f"%%codegen --show-prompt {settings.codegen_flags.strip()}".rstrip()
+            run = kernel.run(f"{magic}\n{item['request']}", limit)
             record.generate_seconds = round(run.seconds, 2)
             said, _, prompt = run.stdout.partition(PROMPT_MARK)
             record.prompt = prompt.removesuffix("\n") or None

@@ -80,11 +80,12 @@ def known_columns(variables: str | None) -> KnownColumns:
     lines = (variables or "").splitlines()
     variable_names = tuple(m["name"] for m in map(_NAME_LINE.match, lines) if m)
     whole = bool(lines) and not any(_LEFT_OUT.match(line) for line in lines)
-    frame_names = tuple(m["name"] for m in map(_FRAME_LINE.match, lines) if m)
+    frame_names: list[str] = []
     for line in lines:
         match = _FRAME_LINE.match(line)
         if not match:
             continue
+        frame_names.append(match["name"])
         rest = match["rest"]
         if not rest.startswith(": "):
             continue
@@ -97,7 +98,7 @@ def known_columns(variables: str | None) -> KnownColumns:
         if any(len(c) >= 30 and c.endswith("...") for c in columns):
             continue  # the summary cut the name
         frames.append((match["name"], tuple(columns)))
-    return KnownColumns(tuple(frames), frame_names=frame_names, names=variable_names if whole else None)
+    return KnownColumns(tuple(frames), frame_names=tuple(frame_names), names=variable_names if whole else None)
 
 
 def _parse_columns(listed: str) -> list[str] | None:
@@ -273,8 +274,8 @@ class ColumnScanner:
 
     @classmethod
     def over(cls, known: KnownColumns, guard_at: frozenset[int] = frozenset()) -> "ColumnScanner":
-        scanner = cls({name: frozenset(cols) for name, cols in known.as_dict().items()}, guard_at=guard_at,
-                      frame_names=frozenset(known.frame_names) | frozenset(known.as_dict()),
+        columns = {name: frozenset(cols) for name, cols in known.frames}
+        scanner = cls(columns, guard_at=guard_at, frame_names=frozenset(known.frame_names) | frozenset(columns),
                       names=frozenset(known.names) if known.names is not None else None)
         # Offsets count from the generated text: the prefix's are negative (a rewind there starts from nothing).
         scanner.pos = -len(known.line_prefix)
@@ -517,18 +518,12 @@ class ColumnScanner:
 
     def _bind(self, name: str) -> None:
         """Follows the statements that bind names: for targets, imports, `as`; and notes scopes it cannot follow."""
-        if self.binding == "for":
-            if name == "in":
-                self.binding = None
-            else:
-                self.bound.add(name)
-        elif self.binding == "import":
-            self.bound.add(name)
-        elif self.binding == "as":
-            self.bound.add(name)
+        if self.binding == "for" and name == "in":
             self.binding = None
-        elif self.binding == "targets":
+        elif self.binding is not None:
             self.bound.add(name)
+            if self.binding == "as":
+                self.binding = None
         if name == "for":
             self.binding = "for"
         elif name in ("import", "from"):
@@ -553,8 +548,7 @@ class ColumnScanner:
         if not after_dot:
             self._bind(name)
             if (self.ident_value and self._names_guarded() and not name[0].isdigit() and not name.startswith("_")
-                    and self.binding is None
-                    and self.names is not None and name not in self.names and name not in self.bound
+                    and self.binding is None and name not in self.names and name not in self.bound
                     and name not in self.frame_names and name not in _NOT_FRAMES):
                 self.name_check = (self.ident_start, name, "after")
         top = self.stack[-1] if self.stack else None

@@ -133,14 +133,14 @@ class FrontendLink:
         comm_id = comm.comm_id
 
         def on_msg(msg: dict) -> None:
-            self._reply(comm, self.receive(comm_id, msg.get("content", {}).get("data"), _session_of(msg)))
+            self._reply(comm, self.receive(comm_id, msg.get("content", {}).get("data"), client_session(msg)))
 
         def on_close(msg: dict) -> None:
             self.closed(comm_id)
 
         comm.on_msg(on_msg)
         comm.on_close(on_close)
-        self._reply(comm, self.receive(comm_id, open_msg.get("content", {}).get("data"), _session_of(open_msg)))
+        self._reply(comm, self.receive(comm_id, open_msg.get("content", {}).get("data"), client_session(open_msg)))
 
     @staticmethod
     def _reply(comm: Any, reply: dict | None) -> None:
@@ -152,7 +152,11 @@ class FrontendLink:
             log.debug("jupyter_codegen: could not answer on comm %s", getattr(comm, "comm_id", "?"), exc_info=True)
 
 
-def _session_of(msg: dict) -> str | None:
-    """The client session that sent a kernel message: a JupyterLab kernel connection uses one for all it sends."""
-    session = (msg.get("header") or {}).get("session")
+def client_session(msg: object) -> str | None:
+    """The client session that sent a kernel message (or whose header this is): a JupyterLab kernel connection
+    uses one for all it sends, comm messages and execute requests alike."""
+    if not isinstance(msg, dict):
+        return None
+    header = msg.get("header", msg)
+    session = header.get("session") if isinstance(header, dict) else None
     return session if isinstance(session, str) and session else None

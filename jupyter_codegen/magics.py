@@ -26,7 +26,7 @@ from .errors import CodeGenError
 from .frontend_protocol import FrontendSettings, cells_bundle
 from .fix import Failure, failure_of, last_error_in
 from .history import history_cells, is_own_magic, last_code_cell, without_last
-from .kernel_comm import FrontendLink
+from .kernel_comm import FrontendLink, client_session
 from .notebook_context import live_context
 from .postprocess import split_cells, tidy_code
 from .service_client import engine_for, find_server
@@ -45,15 +45,6 @@ def _server_root() -> str | None:
     except Exception:  # noqa: BLE001 - only a help to resolve a relative path
         return None
     return server.root_dir if server is not None and server.root_dir else None
-
-
-def _client_session(parent: object) -> str | None:
-    """The client session of the request a kernel's shell runs (ipykernel keeps the whole message there)."""
-    if not isinstance(parent, dict):
-        return None
-    header = parent.get("header", parent)
-    session = header.get("session") if isinstance(header, dict) else None
-    return session if isinstance(session, str) and session else None
 
 
 @dataclass
@@ -139,7 +130,8 @@ class CodeGenMagics(Magics):
 
     def on_pre_run_cell(self, info) -> None:
         self._running = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
-        self._running_client = _client_session(getattr(self.shell, "parent_header", None))
+        # ipykernel keeps the whole request message there.
+        self._running_client = client_session(getattr(self.shell, "parent_header", None))
 
     def on_post_run_cell(self, result) -> None:
         """Remembers the last cell that failed, with what the traceback says, for `%codegen --fix`."""
