@@ -141,7 +141,7 @@ class Words:
     def np(self, noun_phrase: str, question: str | None = None) -> str:
         """A request around a noun phrase: "avg price by region", "show me the avg price by region", ..."""
         r = self.rng.random()
-        if question and r < 0.2:
+        if question and r < 0.3:
             return self.finish(question, question=True)
         if self.terse or r < 0.45 or noun_phrase.split(" ", 1)[0] in _NO_LEAD:
             return self.finish(noun_phrase)

@@ -1089,14 +1089,33 @@ def op_agg(env: Env) -> Step | None:
 
 
 def _agg_question(env: Env, q: Query) -> str | None:
+    """The same aggregate asked as a question: analysts ask as often as they command."""
     w = env.w
-    if q.aggs or q.unstack or q.top:
+    if q.aggs or q.unstack or q.top or q.sort or q.digits is not None:
         return None
+    fw = _filter_words(q, w) if q.filters else ""
     if not q.keys and q.value is not None and q.agg in ("mean", "max", "min", "median", "sum"):
-        fw = _filter_words(q, w)
-        return f"what is the {w.agg(q.agg).replace(' of', '').replace(' the', '')} {w.col(q.value)}" + (f" {fw}" if fw else "")
-    if len(q.keys) == 1 and q.agg in ("mean", "sum", "median") and q.value is not None and q.value.kind != "bool" and not q.filters:
-        return f"what's the {w.agg(q.agg).replace(' of', '').replace(' the', '')} {w.col(q.value)} for each {q.keys[0].words(w)}"
+        aw = w.agg(q.agg).replace(' of', '').replace(' the', '')
+        x = w.col(q.value)
+        text = w.pick([f"what is the {aw} {x}", f"what's the {aw} {x}", f"what was the {aw} {x}",
+                       f"can you tell me the {aw} {x}", f"{aw} {x}?"])
+        if q.agg == "sum":
+            text = w.pick([text, f"how much {x} is there in total", f"what does {x} add up to"])
+        return text + (f" {fw}" if fw else "")
+    if len(q.keys) == 1 and q.value is not None and q.value.kind != "bool" and q.agg in ("mean", "sum", "median", "max", "min"):
+        aw = w.agg(q.agg).replace(' of', '').replace(' the', '')
+        x, k = w.col(q.value), q.keys[0].words(w)
+        each = w.pick(["each", "every", "each", "a"]) if not k.startswith(("year", "month", "quarter", "hour", "weekday")) else "each"
+        frames = [f"what's the {aw} {x} for {each} {k}", f"what is the {aw} {x} {w.by()} {k}",
+                  f"for {each} {k}, what's the {aw} {x}", f"how does the {aw} {x} compare across {k}",
+                  f"can you work out the {aw} {x} {w.by()} {k}", f"{aw} {x} {w.by()} {k}?"]
+        if q.agg == "sum":
+            frames += [f"how much {x} in total {w.by()} {k}", f"what does {x} add up to for {each} {k}"]
+        if q.agg == "mean":
+            frames += [f"on average, how much {x} {w.by()} {k}", f"how high is {x} on average {w.by()} {k}"]
+        if q.agg in ("max", "min"):
+            frames += [f"what's the {aw} {x} seen for {each} {k}"]
+        return w.pick(frames) + (f" {fw}" if fw else "")
     return None
 
 
