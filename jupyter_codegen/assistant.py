@@ -94,6 +94,19 @@ def _sampling(options: GenerationOptions) -> GenerationOptions:
     return options
 
 
+def _candidates(engine: Engine, prompt: str, asked: GenerationOptions, options: GenerationOptions,
+                on_text: Callable[[int, str], None], cancel: threading.Event | None) -> list[Completion]:
+    """The completions to choose from. Several candidates asked for at temperature 0 are the greedy answer and
+    n - 1 samples: the answer one would get without -n stays among them, so reranking or --check can only
+    replace it with a candidate they prefer, never lose it."""
+    if options.n == 1 or not asked.greedy:
+        return engine.generate(prompt, options, on_text, cancel)
+    first = engine.generate(prompt, asked.with_(n=1), on_text, cancel)
+    if cancel is not None and cancel.is_set() or any(c.finish_reason == "cancelled" for c in first):
+        return first
+    return first + engine.generate(prompt, options.with_(n=options.n - 1), on_text, cancel)
+
+
 def codegen(
     engine: Engine,
     request: str,
@@ -112,7 +125,8 @@ def codegen(
     fmt = engine.format
     context = build_request_context(before, request.strip(), fmt.document, engine.count_tokens, budget, variables)
     prompt = fmt.continuation(context.text)
-    options = _with_columns(_sampling(options), variables, before).with_(stop=prompt.stop + options.stop)
+    asked = _with_columns(options, variables, before).with_(stop=prompt.stop + options.stop)
+    options = _sampling(asked)
     text_so_far: list[str] = []
 
     def on_text(index: int, delta: str) -> None:
@@ -120,7 +134,7 @@ def codegen(
             text_so_far.append(delta)
             on_update("".join(text_so_far))
 
-    completions = engine.generate(prompt.text, options, on_text, cancel)
+    completions = _candidates(engine, prompt.text, asked, options, on_text, cancel)
     best = max(completions, key=lambda c: c.mean_logprob)
     code = tidy_code(best.text)
     notes = [context.note] if context.note else []
@@ -131,7 +145,8 @@ def codegen(
     cells = [tidy_code(c) for c in split_cells(code)]
     method = "left-to-right"
     if options.n > 1:
-        method = f"best of {options.n} candidates by mean log-probability"
+        drawn = f"the greedy answer and {options.n - 1} samples" if asked.greedy else f"{options.n} samples"
+        method = f"best of {options.n} candidates ({drawn}) by mean log-probability"
     cancelled = any(c.finish_reason == "cancelled" for c in completions)
     if cancelled:
         notes.append(f"Stopped: kept the {len(best.token_ids)} tokens generated so far.")

@@ -56,3 +56,17 @@ def test_an_import_the_answer_forgot_is_added_and_said():
     earlier = [Cell("code", "import matplotlib.pyplot as plt\nimport pandas as pd")]
     again = assistant.codegen(engine, "histogram of honey", earlier, GenerationOptions(), variables=VARIABLES)
     assert again.code.startswith("plt.hist(")
+
+
+def test_several_candidates_at_temperature_0_keep_the_greedy_answer_among_them(tiny_model):
+    from jupyter_codegen.onnx_engine import OnnxEngine
+
+    engine = OnnxEngine(tiny_model("codegen"), device="cpu", threads=1)
+    one = assistant.codegen(engine, "sum the list", [], GenerationOptions(max_new_tokens=12, seed=3))
+    many = assistant.codegen(engine, "sum the list", [], GenerationOptions(max_new_tokens=12, n=4, seed=3))
+    assert len(many.candidates) == 4
+    assert many.candidates[0].token_ids == one.candidates[0].token_ids
+    assert len({tuple(c.token_ids) for c in many.candidates}) > 1  # the other three were sampled
+    assert "the greedy answer and 3 samples" in many.method
+    sampled = assistant.codegen(engine, "sum the list", [], GenerationOptions(max_new_tokens=12, n=4, seed=3, temperature=1.0))
+    assert "(4 samples)" in sampled.method
