@@ -136,11 +136,10 @@ def codegen(
 
     completions = _candidates(engine, prompt.text, asked, options, on_text, cancel)
     best = max(completions, key=lambda c: c.mean_logprob)
-    code = tidy_code(best.text)
+    known = _defined_names(before, variables)
+    code, imports = _with_imports(tidy_code(best.text), known)
     notes = [context.note] if context.note else []
-    imports = missing_imports(code, _defined_names(before, variables))
     if imports:
-        code = "\n".join(imports) + "\n" + code
         notes.append(f"Added {'; '.join(imports)}: the code uses it and no cell before imports it.")
     cells = [tidy_code(c) for c in split_cells(code)]
     method = "left-to-right"
@@ -152,8 +151,16 @@ def codegen(
         notes.append(f"Stopped: kept the {len(best.token_ids)} tokens generated so far.")
     elif best.finish_reason == "length":
         notes.append(f"The answer reached the {options.max_new_tokens}-token limit and may be cut short; raise --max-new-tokens.")
-    alternatives = _distinct([Alternative(tidy_code(c.text), c.mean_logprob) for c in sorted(completions, key=lambda c: -c.mean_logprob)])
+    # Each alternative as it would be inserted (with its imports), so that --check runs what the user would get.
+    alternatives = _distinct([Alternative(_with_imports(tidy_code(c.text), known)[0], c.mean_logprob)
+                              for c in sorted(completions, key=lambda c: -c.mean_logprob)])
     return Answer(code, cells, prompt.text, method, notes, cancelled, completions, alternatives=alternatives)
+
+
+def _with_imports(code: str, known: set[str]) -> tuple[str, list[str]]:
+    """The code with the conventional imports it uses and no earlier cell made, and those imports."""
+    imports = missing_imports(code, known)
+    return ("\n".join(imports) + "\n" + code if imports else code), imports
 
 
 def _distinct(alternatives: list[Alternative]) -> list[Alternative]:

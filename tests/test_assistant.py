@@ -70,3 +70,15 @@ def test_several_candidates_at_temperature_0_keep_the_greedy_answer_among_them(t
     assert "the greedy answer and 3 samples" in many.method
     sampled = assistant.codegen(engine, "sum the list", [], GenerationOptions(max_new_tokens=12, n=4, seed=3, temperature=1.0))
     assert "(4 samples)" in sampled.method
+
+
+def test_every_alternative_carries_the_imports_it_would_be_inserted_with():
+    class TwoAnswers(RecordingEngine):
+        def generate(self, prompt, options, on_text=None, cancel=None):
+            self.options.append(options)
+            return [Completion(text='hives["honey_kg"].mean()', logprob=-0.1, token_ids=[1], finish_reason="stop"),
+                    Completion(text='plt.hist(hives["honey_kg"])', logprob=-5.0, token_ids=[1], finish_reason="stop")]
+
+    answer = assistant.codegen(TwoAnswers(""), "honey", [], GenerationOptions(n=2, temperature=0.5), variables=VARIABLES)
+    assert [a.code for a in answer.alternatives] == [
+        'hives["honey_kg"].mean()', 'import matplotlib.pyplot as plt\nplt.hist(hives["honey_kg"])']
