@@ -214,6 +214,8 @@ class OnnxEngine:
         on_text: TextCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> list[Completion]:
+        if options.n > 1 and options.columns:
+            return self._one_by_one(prompt, options, on_text, cancel)
         ids = self._prompt_ids(prompt)
         room = self.context_window - len(ids)
         if room <= 0:
@@ -244,7 +246,7 @@ class OnnxEngine:
             rewinds = 0
             token_logprobs: list[list[float]] = [[] for _ in range(n)]
             # A rewind recomputes one candidate's cache from its text; candidates in a batch share one cache, so
-            # only a single candidate is rewound (with n > 1 a statement-start literal stays free).
+            # only a single candidate is rewound (guarded candidates come here one at a time: _one_by_one).
             can_rewind = guard is not None and n == 1
             while True:
                 if cancel is not None and cancel.is_set():
@@ -322,6 +324,20 @@ class OnnxEngine:
             completions.append(
                 Completion(text=streams[i].text, token_ids=tokens_out[i], logprob=float(logprobs[i]), finish_reason=reasons[i])
             )
+        return completions
+
+    def _one_by_one(self, prompt: str, options: GenerationOptions, on_text: TextCallback | None,
+                    cancel: threading.Event | None) -> list[Completion]:
+        """Guarded candidates, each generated on its own: the candidates of a batch share one cache, so only a lone
+        candidate can be rewound to write a made-up column or frame again. Costs one prompt pass per candidate."""
+        completions: list[Completion] = []
+        for i in range(options.n):
+            seed = None if options.seed is None else options.seed + i
+            forward = None if on_text is None else (lambda _, delta, i=i: on_text(i, delta))
+            completions += self.generate(prompt, options.with_(n=1, seed=seed), forward, cancel)
+            if completions[-1].finish_reason == "cancelled":
+                completions += [Completion("", finish_reason="cancelled") for _ in range(options.n - len(completions))]
+                break
         return completions
 
     def _tokens_before(self, tokens: list[int], offset: int) -> int:

@@ -336,3 +336,34 @@ def test_an_answer_that_uses_a_made_up_frame_is_rewound_to_a_frame_the_notebook_
     assert all(b.startswith(a) for a, b in zip(shown, shown[1:]))  # the stream only grew: a rewind was never shown
     made_up = loaded(free.code) - {"hives", "pd"}
     assert not any(f"{name}[" in text or f"{name}." in text for text in shown for name in made_up)
+
+
+def test_each_of_several_guarded_candidates_is_rewound_on_its_own():
+    """Candidates of one batch share a cache and could not be rewound; guarded, they are generated one by one, so
+    every sampled candidate reads only real columns, where the free samples make some up."""
+    from jupyter_codegen import assistant
+    from jupyter_codegen.context import Cell
+    from jupyter_codegen.model_store import EngineSettings, load_engine
+
+    engine = load_engine("default", EngineSettings(progress=False))
+    frame = HIVES.assign(inspected=pd.Timestamp("2024-04-06"), frames_brood=5, queen_seen=True)
+    before = [Cell("code", 'import pandas as pd\nhives = pd.read_csv("hives.csv", parse_dates=["inspected"])')]
+    variables = summarize_namespace({"hives": frame})
+    options = GenerationOptions(max_new_tokens=48, n=4, temperature=1.0, seed=5)
+
+    def made_up(answer):
+        reads = set()
+        for alternative in answer.alternatives:
+            try:
+                tree = ast.parse(alternative.code)
+            except SyntaxError:
+                continue
+            reads |= {n.slice.value for n in ast.walk(tree) if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load)
+                      and isinstance(n.value, ast.Name) and n.value.id == "hives" and isinstance(n.slice, ast.Constant)}
+        return reads - set(frame.columns)
+
+    request = "list the distinct apiaries"
+    free = assistant.codegen(engine, request, before, options.with_(guard_columns=False), variables=variables)
+    guarded = assistant.codegen(engine, request, before, options, variables=variables)
+    assert made_up(free)  # the case this test is about
+    assert len(guarded.candidates) == 4 and not made_up(guarded)
