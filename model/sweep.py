@@ -23,7 +23,7 @@ from jupyter_codegen.objective import Specials
 # cores (measured here, 9m model, both cores busy elsewhere: 575 tokens/s spinning, 3,443 passive). libgomp reads
 # this when torch loads it, so it is set before any torch import; an explicit setting in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-from .train import SIZES, count_parameters, model_config
+from .train import SIZES, add_bf16_argument, bf16_choice, count_parameters, model_config, native_bf16
 
 
 def forward_macs_per_token(config, seq_len: int) -> tuple[float, float]:
@@ -93,15 +93,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--micro-batch", type=int, default=8)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--no-bf16", action="store_true")
+    add_bf16_argument(p)
     a = p.parse_args(argv)
+    bf16 = bf16_choice(a)
+    if bf16 is None:
+        bf16 = native_bf16()
     rows = []
     for size in a.sizes.split(","):
         if size not in SIZES:
             p.error(f"unknown size {size}; choose from {', '.join(SIZES)}")
         for vocab in (int(v) for v in a.vocabs.split(",")):
             for seq_len in (int(n) for n in a.seq_lens.split(",")):
-                row = measure(size, vocab, seq_len, a.micro_batch, a.seconds, a.threads, not a.no_bf16)
+                row = measure(size, vocab, seq_len, a.micro_batch, a.seconds, a.threads, bf16)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print()

@@ -181,3 +181,17 @@ def test_extending_a_finished_horizon_rewarms_instead_of_jumping_up_the_new_cosi
         lrs = {int(r["step"]): float(r["lr"]) for r in csv.DictReader(f)}
     assert lrs[5] < lrs[4] * 2  # no jump: the first step after the old horizon starts low again
 
+
+
+def test_bf16_autocast_is_chosen_by_the_cpu_unless_asked_for():
+    import argparse
+
+    from model.train import add_bf16_argument, bf16_choice, native_bf16
+
+    p = argparse.ArgumentParser()
+    add_bf16_argument(p)
+    assert bf16_choice(p.parse_args([])) is None  # decided when training starts
+    assert bf16_choice(p.parse_args(["--bf16", "on"])) is True
+    assert bf16_choice(p.parse_args(["--bf16", "off"])) is False
+    assert bf16_choice(p.parse_args(["--no-bf16"])) is False
+    assert native_bf16() == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
