@@ -102,7 +102,7 @@ def _candidates(engine: Engine, prompt: str, asked: GenerationOptions, options: 
     if options.n == 1 or not asked.greedy:
         return engine.generate(prompt, options, on_text, cancel)
     first = engine.generate(prompt, asked.with_(n=1), on_text, cancel)
-    if cancel is not None and cancel.is_set() or any(c.finish_reason == "cancelled" for c in first):
+    if first[0].finish_reason == "cancelled":
         return first
     return first + engine.generate(prompt, options.with_(n=options.n - 1), on_text, cancel)
 

@@ -23,7 +23,7 @@ from jupyter_codegen.objective import Specials
 # cores (measured here, 9m model, both cores busy elsewhere: 575 tokens/s spinning, 3,443 passive). libgomp reads
 # this when torch loads it, so it is set before any torch import; an explicit setting in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-from .train import SIZES, add_bf16_argument, bf16_choice, count_parameters, model_config, native_bf16
+from .train import SIZES, add_bf16_argument, bf16_choice, count_parameters, model_config, use_bf16
 
 
 def forward_macs_per_token(config, seq_len: int) -> tuple[float, float]:
@@ -95,9 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     add_bf16_argument(p)
     a = p.parse_args(argv)
-    bf16 = bf16_choice(a)
-    if bf16 is None:
-        bf16 = native_bf16()
+    bf16 = use_bf16(bf16_choice(a))
     rows = []
     for size in a.sizes.split(","):
         if size not in SIZES:

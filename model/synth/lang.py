@@ -187,6 +187,10 @@ class Words:
     def agg(self, agg: str) -> str:
         return self.pick(AGG_WORDS[agg])
 
+    def agg_adjective(self, agg: str) -> str:
+        """An aggregate's word to put before a column ("average", "total"): `agg` without its "of (the)"."""
+        return self.agg(agg).replace(" of", "").replace(" the", "")
+
     def by(self) -> str:
         return self.pick(BY_WORDS)
 

@@ -995,7 +995,7 @@ def agg_np(env: Env, q: Query) -> str:
     if q.agg == "size":
         val = w.pick([f"number of {env.table.rows_word}", f"count of {w.rows()}", f"{env.table.rows_word} count", "count"])
     elif q.aggs:
-        aw = " and ".join(w.agg(a).replace(" of", "").replace(" the", "") for a in q.aggs)
+        aw = " and ".join(w.agg_adjective(a) for a in q.aggs)
         val = w.pick([f"{aw} of {w.col(q.value)}", f"{w.col(q.value)} {aw}"])
     elif q.value.kind == "bool":
         val = w.pick([f"share of {w.col(q.value)}", f"{w.col(q.value)} rate", f"fraction {w.col(q.value)}", f"proportion of {w.col(q.value)}"])
@@ -1095,7 +1095,7 @@ def _agg_question(env: Env, q: Query) -> str | None:
         return None
     fw = _filter_words(q, w) if q.filters else ""
     if not q.keys and q.value is not None and q.agg in ("mean", "max", "min", "median", "sum"):
-        aw = w.agg(q.agg).replace(' of', '').replace(' the', '')
+        aw = w.agg_adjective(q.agg)
         x = w.col(q.value)
         text = w.pick([f"what is the {aw} {x}", f"what's the {aw} {x}", f"what was the {aw} {x}",
                        f"can you tell me the {aw} {x}", f"{aw} {x}?"])
@@ -1103,7 +1103,7 @@ def _agg_question(env: Env, q: Query) -> str | None:
             text = w.pick([text, f"how much {x} is there in total", f"what does {x} add up to"])
         return text + (f" {fw}" if fw else "")
     if len(q.keys) == 1 and q.value is not None and q.value.kind != "bool" and q.agg in ("mean", "sum", "median", "max", "min"):
-        aw = w.agg(q.agg).replace(' of', '').replace(' the', '')
+        aw = w.agg_adjective(q.agg)
         x, k = w.col(q.value), q.keys[0].words(w)
         each = w.pick(["each", "every", "each", "a"]) if not k.startswith(("year", "month", "quarter", "hour", "weekday")) else "each"
         frames = [f"what's the {aw} {x} for {each} {k}", f"what is the {aw} {x} {w.by()} {k}",
