@@ -94,6 +94,8 @@ class Settings:
     startup_timeout: int = 120
     codegen_flags: str = ""
     """Flags for every `%%codegen` cell, e.g. "-n 5 --check" (five candidates, checked in a copy of the kernel)."""
+    config: tuple[str, ...] = ()
+    """More `%config` settings for the kernel, e.g. "CodeGen.mention_bonus = 2.0"."""
 
 
 @dataclass
@@ -238,6 +240,7 @@ def config_cell(model: str, conversation_dir: Path, settings: Settings) -> str:
         "%config CodeGen.temperature = 0.0",
         "%config CodeGen.n = 1",
         f"%config CodeGen.max_new_tokens = {settings.max_new_tokens}",
+        *(f"%config {line}" for line in settings.config),
     ])
 
 
@@ -427,6 +430,7 @@ def markdown(name: str, model: str, summary: dict, settings: Settings, when: str
         "",
         f"Model `{model}`; "
         + (f"`%%codegen {settings.codegen_flags.strip()}`" if settings.codegen_flags.strip() else "greedy")
+        + "".join(f", `%config {line}`" for line in settings.config)
         + f", max_new_tokens {settings.max_new_tokens}, answer time limit "
         f"{settings.answer_timeout:g} s; {when}.",
         "",
@@ -475,10 +479,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=Settings.max_new_tokens)
     parser.add_argument("--timeout", type=float, default=Settings.answer_timeout, help="seconds the generated code may run")
     parser.add_argument("--flags", default="", help='flags for every %%%%codegen cell, e.g. "-n 5 --check"')
+    parser.add_argument("--config", action="append", default=[], metavar="SETTING",
+                        help='a %%%%config line for the kernel, e.g. "CodeGen.mention_bonus = 2.0" (repeatable)')
     args = parser.parse_args(argv)
 
     items = load_items(args.data, args.ids, args.limit)
-    settings = Settings(max_new_tokens=args.max_new_tokens, answer_timeout=args.timeout, codegen_flags=args.flags)
+    settings = Settings(max_new_tokens=args.max_new_tokens, answer_timeout=args.timeout, codegen_flags=args.flags,
+                        config=tuple(args.config))
     answer_for = {"reference": reference_answer, "head2": head2_answer}.get(args.answers) if args.answers else None
     model = None
     if args.model:

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .column_guard import known_columns
-from .context import Cell, build_infill_context, build_request_context
+from .context import Cell, answer_end, build_infill_context, build_request_context
 from .engine import Completion, Engine, GenerationOptions
 from .errors import RequestError
 from .fix import Failure, error_comment, fix_request, split_at_failure
 from .infill import Method, cut_left_to_right, fill_holes, merge, split_holes
+from .mentions import relevance
 from .postprocess import missing_imports, names_bound_by, split_cells, tidy_code
+from .reviewer import reviewer_scores
 
 UpdateCallback = Callable[[str], None]
 """Called with the whole answer so far, each time it grows (for live display)."""
@@ -38,6 +40,8 @@ class Alternative:
     logprob: float | None
     """Mean log-probability per token under the model; None for a candidate the model did not write."""
     origin: str = "model"
+    reviewer: float | None = None
+    """Mean log p(request | code) per request token, where the candidates were ranked by it (--rank reviewer)."""
 
 
 @dataclass
@@ -69,15 +73,19 @@ def prompt_budget(
 
 
 def _with_columns(
-    options: GenerationOptions, variables: str | None, before: list[Cell], also: str = ""
+    options: GenerationOptions, variables: str | None, before: list[Cell], also: str = "", request: str = ""
 ) -> GenerationOptions:
     """Options that keep column literals to the frames' real columns, as the variables summary lists them, and
     frame names to names the notebook has: the summary's, the context cells' bindings, and every name in `also`
-    (an infill cell's own code, which may bind names above the hole)."""
+    (an infill cell's own code, which may bind names above the hole). The columns `request` names get
+    `options.mention_bonus` (mentions)."""
     if not options.guard_columns or options.columns is not None:
         return options
     known = known_columns(variables)
     known = known.with_names(_defined_names(before, variables) | set(_NAME.findall(also)))
+    if request and options.mention_bonus > 0:
+        columns = {c for _, cols in known.frames for c in cols}
+        known = known.with_mentions({c: options.mention_bonus * share for c, share in relevance(request, columns).items()})
     return options.with_(columns=known) if known else options
 
 
@@ -117,15 +125,18 @@ def codegen(
     max_context_tokens: int = 2048,
     on_update: UpdateCallback | None = None,
     cancel: threading.Event | None = None,
+    rank: str = "likelihood",
 ) -> Answer:
-    """Code for a plain-English request, seeing the conversation and the cells before it."""
+    """Code for a plain-English request, seeing the conversation and the cells before it.
+
+    Of several candidates the best by `rank` is kept (see `reviewer.RANKINGS`)."""
     if not request.strip():
         raise RequestError("The request is empty; write in the cell what the code should do.")
     budget, options = prompt_budget(engine, options, max_context_tokens)
     fmt = engine.format
     context = build_request_context(before, request.strip(), fmt.document, engine.count_tokens, budget, variables)
     prompt = fmt.continuation(context.text)
-    asked = _with_columns(options, variables, before).with_(stop=prompt.stop + options.stop)
+    asked = _with_columns(options, variables, before, request=request).with_(stop=prompt.stop + options.stop)
     options = _sampling(asked)
     text_so_far: list[str] = []
 
@@ -135,25 +146,35 @@ def codegen(
             on_update("".join(text_so_far))
 
     completions = _candidates(engine, prompt.text, asked, options, on_text, cancel)
-    best = max(completions, key=lambda c: c.mean_logprob)
+    notes = [context.note] if context.note else []
+    cancelled = any(c.finish_reason == "cancelled" for c in completions)
+    reviews: list[float] | None = None
+    if rank == "reviewer" and len(completions) > 1 and not cancelled:
+        reviews, why = reviewer_scores(engine, context.text, request.strip(), [c.text for c in completions],
+                                       answer_end(fmt.document))
+        notes += [why] if why else []
+    scores = [c.mean_logprob + (reviews[i] if reviews else 0.0) for i, c in enumerate(completions)]
+    order = sorted(range(len(completions)), key=lambda i: -scores[i])
+    best = completions[order[0]]
     known = _defined_names(before, variables)
     code, imports = _with_imports(tidy_code(best.text), known)
-    notes = [context.note] if context.note else []
     if imports:
         notes.append(f"Added {'; '.join(imports)}: the code uses it and no cell before imports it.")
     cells = [tidy_code(c) for c in split_cells(code)]
     method = "left-to-right"
     if options.n > 1:
         drawn = f"the greedy answer and {options.n - 1} samples" if asked.greedy else f"{options.n} samples"
-        method = f"best of {options.n} candidates ({drawn}) by mean log-probability"
-    cancelled = any(c.finish_reason == "cancelled" for c in completions)
+        by = "mean log-probability of the code plus that of the request read after it (coder-reviewer)" if reviews \
+            else "mean log-probability"
+        method = f"best of {options.n} candidates ({drawn}) by {by}"
     if cancelled:
         notes.append(f"Stopped: kept the {len(best.token_ids)} tokens generated so far.")
     elif best.finish_reason == "length":
         notes.append(f"The answer reached the {options.max_new_tokens}-token limit and may be cut short; raise --max-new-tokens.")
     # Each alternative as it would be inserted (with its imports), so that --check runs what the user would get.
-    alternatives = _distinct([Alternative(_with_imports(tidy_code(c.text), known)[0], c.mean_logprob)
-                              for c in sorted(completions, key=lambda c: -c.mean_logprob)])
+    alternatives = _distinct([Alternative(_with_imports(tidy_code(completions[i].text), known)[0],
+                                          completions[i].mean_logprob, reviewer=reviews[i] if reviews else None)
+                              for i in order])
     return Answer(code, cells, prompt.text, method, notes, cancelled, completions, alternatives=alternatives)
 
 

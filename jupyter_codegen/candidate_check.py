@@ -298,7 +298,7 @@ def rank(verdicts: list[Verdict]) -> list[int]:
 
 
 def report(codes: list[str], verdicts: list[Verdict], logprobs: list[float | None], order: list[int], origins: list[str],
-           timeout: float) -> str:
+           timeout: float, reviews: list[float | None] | None = None) -> str:
     """How each candidate fared, best first, for the cell's output."""
     lines = [f"{len(codes)} candidate{'s' if len(codes) != 1 else ''}, each run in a copy of the kernel ({timeout:g} s limit):"]
     for rank_, i in enumerate(order, 1):
@@ -308,6 +308,8 @@ def report(codes: list[str], verdicts: list[Verdict], logprobs: list[float | Non
         about = [verdicts[i].describe()]
         if logprobs[i] is not None:
             about.append(f"log-prob {logprobs[i]:.2f}")
+        if reviews and reviews[i] is not None:
+            about.append(f"request log-prob {reviews[i]:.2f}")
         if origins[i] != "model":
             about.append(origins[i])
         chosen = "  <- chosen" if rank_ == 1 else ""

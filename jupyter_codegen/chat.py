@@ -45,6 +45,7 @@ def ask(
     max_context_tokens: int = 2048,
     on_update: assistant.UpdateCallback | None = None,
     cancel: threading.Event | None = None,
+    rank: str = "likelihood",
 ) -> ChatResult:
     """Answers `message` with code, seeing the conversation, the notebook and the kernel's variables (as the magics
     do), and records it as a "chat" turn.
@@ -62,7 +63,7 @@ def ask(
         before, cells_before = conversation.as_cells(), []
     answer = assistant.codegen(
         engine, message, before, options, variables=variables or None, max_context_tokens=max_context_tokens,
-        on_update=on_update, cancel=cancel,
+        on_update=on_update, cancel=cancel, rank=rank,
     )
     if answer.cancelled:
         return ChatResult(answer, None)

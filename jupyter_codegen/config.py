@@ -11,6 +11,7 @@ from .export import QUANTIZATIONS
 from .formats import FORMAT_NAMES
 from .infill import METHODS
 from .model_store import EngineSettings
+from .reviewer import RANKINGS
 
 
 class CodeGen(Configurable):
@@ -32,6 +33,11 @@ class CodeGen(Configurable):
         ["auto", *FORMAT_NAMES], "auto", help="Prompt layout; auto detects it from the tokenizer's special tokens."
     ).tag(config=True)
     n = Int(1, min=1, help="Candidates to sample per request; the most likely one is kept.").tag(config=True)
+    rank = Enum(
+        list(RANKINGS), "likelihood",
+        help="How the best of n > 1 candidates is chosen: likelihood (mean log-probability of the code) or reviewer "
+        "(that plus the mean log-probability of the request read after the code, which needs an infilling model).",
+    ).tag(config=True)
     temperature = Float(0.0, min=0.0, help="0 decodes greedily; with n > 1 and 0, candidates are sampled at 0.8.").tag(config=True)
     top_p = Float(0.95, min=0.0, max=1.0, help="Nucleus sampling mass.").tag(config=True)
     seed = Int(None, allow_none=True, help="Seed for sampling, for reproducible answers.").tag(config=True)
@@ -41,6 +47,11 @@ class CodeGen(Configurable):
         help="Keep string literals that read a DataFrame column to the columns the frame has (as the variables "
         "summary lists them), and names used as a frame to frames the notebook has, so the model cannot invent "
         "either; the in-process and server models apply it, an OpenAI-compatible server cannot.",
+    ).tag(config=True)
+    mention_bonus = Float(
+        0.0, min=0.0,
+        help="With guard_columns: the logit bonus for the columns the request names (in part: 'honey' names "
+        "honey_kg), while the model spells a column; 0 leaves the choice of column to the model alone.",
     ).tag(config=True)
     check_timeout = Float(
         5.0, min=0.1, help="Seconds each candidate may run when --check runs candidates in a copy of the kernel."
@@ -73,7 +84,7 @@ class CodeGen(Configurable):
     def generation_options(self, **overrides) -> GenerationOptions:
         values = dict(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed, n=self.n,
-            guard_columns=self.guard_columns,
+            guard_columns=self.guard_columns, mention_bonus=self.mention_bonus,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return GenerationOptions(**values)

@@ -254,6 +254,12 @@ def _check_whole(
             keep_vars = False
 
 
+def answer_end(style: Style) -> str:
+    """What closes an answer cell in the layout (the reviewer reads the code with it)."""
+    _check_style(style)
+    return _CELL_CLOSE[style]
+
+
 def build_request_context(
     before: list[Cell],
     request: str,

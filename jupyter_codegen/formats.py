@@ -73,6 +73,11 @@ class PromptFormat:
     def can_infill(self) -> bool:
         return self.infill != "left-to-right"
 
+    @property
+    def fill_end(self) -> str | None:
+        """What the model writes after a filled hole (None: it cannot fill one), for scoring a given fill."""
+        return None
+
     def continuation(self, document: str) -> Prompt:
         """Continue `document` (rendered by the context builder, ending where the new code begins)."""
         style = NOTEBOOK_STOP if self.document == "notebook" else SCRIPT_STOP
@@ -111,6 +116,10 @@ class CausalMaskingFormat(PromptFormat):
     infill: ClassVar[Infill] = "causal-masking"
     document: ClassVar[Document] = "notebook"
 
+    @property
+    def fill_end(self) -> str | None:
+        return _ENDOFMASK
+
     def infill_prompt(self, parts: Sequence[str], filled: Sequence[str]) -> Prompt:
         """All holes masked; the extra last sentinel says the document goes on, so the model ends its infill."""
         _check_holes(parts, filled)
@@ -145,6 +154,10 @@ class FimFormat(PromptFormat):
     tail: str = ""
 
     infill: ClassVar[Infill] = "fim"
+
+    @property
+    def fill_end(self) -> str | None:
+        return self.end[0] if self.end else None
 
     def infill_prompt(self, parts: Sequence[str], filled: Sequence[str]) -> Prompt:
         _check_holes(parts, filled)

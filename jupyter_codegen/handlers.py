@@ -117,7 +117,7 @@ class _ServiceMixin:
     def chat_work(self, request: wire.ChatRequest, on_update: UpdateCallback | None = None) -> Work[wire.ChatDone]:
         """What a chat request does when its turn on the engine comes: the whole turn, recorded, as a ChatDone."""
         options = self.options_of(request)
-        max_context = self.config.max_context_tokens
+        max_context, rank = self.config.max_context_tokens, self.config.rank
         conversation_dir = self.config.conversation_dir or None
         root = self.root_dir
 
@@ -125,7 +125,7 @@ class _ServiceMixin:
             conversation = chat.notebook_conversation(request.path, root, conversation_dir)
             result = chat.ask(
                 engine, conversation, request.message, options, snapshot=request.snapshot, variables=request.variables,
-                max_context_tokens=max_context, on_update=on_update, cancel=cancel,
+                max_context_tokens=max_context, on_update=on_update, cancel=cancel, rank=rank,
             )
             answer = result.answer
             return wire.ChatDone(

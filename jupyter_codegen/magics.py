@@ -29,6 +29,7 @@ from .history import history_cells, is_own_magic, last_code_cell, without_last
 from .kernel_comm import FrontendLink, client_session
 from .notebook_context import live_context
 from .postprocess import split_cells, tidy_code
+from .reviewer import RANKINGS
 from .service_client import engine_for, find_server
 from .variables import summarize_namespace
 
@@ -241,6 +242,7 @@ class CodeGenMagics(Magics):
     @magic_arguments()
     @argument("--model", help="Model for this cell (see CodeGen.model).")
     @argument("-n", type=int, help="Candidates to sample; the most likely one is kept.")
+    @argument("--rank", choices=RANKINGS, help="How the best of several candidates is chosen (see CodeGen.rank).")
     @argument("--temperature", type=float, help="Sampling temperature (0 = greedy).")
     @argument("--max-new-tokens", type=int, help="Most tokens to generate.")
     @argument("--seed", type=int, help="Seed for sampling.")
@@ -293,6 +295,7 @@ class CodeGenMagics(Magics):
             answer = assistant.codegen(
                 engine, request, gathered.before, options, variables=gathered.variables,
                 max_context_tokens=self.settings.max_context_tokens, on_update=live.update,
+                rank=args.rank or self.settings.rank,
             )
         except CodeGenError as exc:
             display.error(str(exc))
@@ -342,7 +345,7 @@ class CodeGenMagics(Magics):
             self._record(f"Fix the error {failure.message}", answer, "fix", engine, gathered.cell_id)
 
     def _checked(self, answer: assistant.Answer) -> assistant.Answer:
-        """The answer whose candidate runs without error in a copy of the kernel (then the likeliest), with a report
+        """The answer whose candidate runs without error in a copy of the kernel (then the best ranked), with a report
         of how each fared; the user's kernel runs none of them."""
         alternatives = answer.alternatives or [assistant.Alternative(answer.code, None)]
         codes = [a.code for a in alternatives]
@@ -350,7 +353,8 @@ class CodeGenMagics(Magics):
         verdicts = [candidate_check.check(code, self.shell.user_ns, self.shell, timeout) for code in codes]
         order = candidate_check.rank(verdicts)
         display.note(candidate_check.report(codes, verdicts, [a.logprob for a in alternatives], order,
-                                            [a.origin for a in alternatives], timeout))
+                                            [a.origin for a in alternatives], timeout,
+                                            [a.reviewer for a in alternatives]))
         best = alternatives[order[0]]
         if best.code == answer.code:
             return answer
