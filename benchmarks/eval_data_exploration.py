@@ -95,7 +95,7 @@ class Settings:
     codegen_flags: str = ""
     """Flags for every `%%codegen` cell, e.g. "-n 5 --check" (five candidates, checked in a copy of the kernel)."""
     config: tuple[str, ...] = ()
-    """More `%config` settings for the kernel, e.g. "CodeGen.mention_bonus = 2.0"."""
+    """More `%config` settings for the kernel, e.g. "CodeGen.guard_columns = False"."""
 
 
 @dataclass
@@ -480,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=Settings.answer_timeout, help="seconds the generated code may run")
     parser.add_argument("--flags", default="", help='flags for every %%%%codegen cell, e.g. "-n 5 --check"')
     parser.add_argument("--config", action="append", default=[], metavar="SETTING",
-                        help='a %%%%config line for the kernel, e.g. "CodeGen.mention_bonus = 2.0" (repeatable)')
+                        help='a %%%%config line for the kernel, e.g. "CodeGen.guard_columns = False" (repeatable)')
     args = parser.parse_args(argv)
 
     items = load_items(args.data, args.ids, args.limit)

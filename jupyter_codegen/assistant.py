@@ -18,7 +18,6 @@ from .engine import Completion, Engine, GenerationOptions
 from .errors import RequestError
 from .fix import Failure, error_comment, fix_request, split_at_failure
 from .infill import Method, cut_left_to_right, fill_holes, merge, split_holes
-from .mentions import relevance
 from .postprocess import missing_imports, names_bound_by, split_cells, tidy_code
 from .reviewer import reviewer_scores
 
@@ -73,19 +72,15 @@ def prompt_budget(
 
 
 def _with_columns(
-    options: GenerationOptions, variables: str | None, before: list[Cell], also: str = "", request: str = ""
+    options: GenerationOptions, variables: str | None, before: list[Cell], also: str = ""
 ) -> GenerationOptions:
     """Options that keep column literals to the frames' real columns, as the variables summary lists them, and
     frame names to names the notebook has: the summary's, the context cells' bindings, and every name in `also`
-    (an infill cell's own code, which may bind names above the hole). The columns `request` names get
-    `options.mention_bonus` (mentions)."""
+    (an infill cell's own code, which may bind names above the hole)."""
     if not options.guard_columns or options.columns is not None:
         return options
     known = known_columns(variables)
     known = known.with_names(_defined_names(before, variables) | set(_NAME.findall(also)))
-    if request and options.mention_bonus > 0:
-        columns = {c for _, cols in known.frames for c in cols}
-        known = known.with_mentions({c: options.mention_bonus * share for c, share in relevance(request, columns).items()})
     return options.with_(columns=known) if known else options
 
 
@@ -136,7 +131,7 @@ def codegen(
     fmt = engine.format
     context = build_request_context(before, request.strip(), fmt.document, engine.count_tokens, budget, variables)
     prompt = fmt.continuation(context.text)
-    asked = _with_columns(options, variables, before, request=request).with_(stop=prompt.stop + options.stop)
+    asked = _with_columns(options, variables, before).with_(stop=prompt.stop + options.stop)
     options = _sampling(asked)
     text_so_far: list[str] = []
 

@@ -54,9 +54,6 @@ class KnownColumns:
     names: tuple[str, ...] | None = None
     """Every name the notebook has (the summary's, the context cells' bindings); None when unknown (a cut
     summary), and then frame names are not guarded."""
-    mentioned: tuple[tuple[str, float], ...] = ()
-    """(column, logit bonus) for the columns the request names (mentions.relevance): while a literal spells a
-    column of a frame, tokens that go on spelling one of these get the bonus."""
 
     def as_dict(self) -> dict[str, tuple[str, ...]]:
         return dict(self.frames)
@@ -68,10 +65,6 @@ class KnownColumns:
     def with_names(self, names: Iterable[str]) -> "KnownColumns":
         """The same frames, with the names that exist besides them (only for a summary that lists everything)."""
         return replace(self, names=tuple(sorted(set(names)))) if self.names is not None else self
-
-    def with_mentions(self, bonus: dict[str, float]) -> "KnownColumns":
-        """The same frames, with a bonus for the columns a request names."""
-        return replace(self, mentioned=tuple(sorted(bonus.items())))
 
     def __bool__(self) -> bool:
         return bool(self.frames) or (bool(self.frame_names) and self.names is not None)
@@ -755,42 +748,14 @@ class ColumnGuard:
         self.token_texts = token_texts
         self.quote_tokens = quote_tokens
         self.scanners = [ColumnScanner.over(known) for _ in range(candidates)]
-        self.mentioned = dict(known.mentioned)
 
     def restrict(self, row: int, text: str, logits: np.ndarray, greedy: bool) -> np.ndarray:
-        """`logits` (one row) with the tokens that would misspell a column set to -inf, and the columns the request
-        names favoured while a column is spelled; unchanged when neither applies."""
+        """`logits` (one row) with the tokens that would misspell a column set to -inf; unchanged when none would."""
         scanner = self._sync(row, text)
         if scanner is None or scanner.violated:
             return logits
         inside = scanner.guarded is not None or scanner.name_guarded
-        logits = self._favour_mentioned(scanner, logits)
         return self._greedy(scanner, logits, inside) if greedy else self._sampled(scanner, logits, inside)
-
-    def _favour_mentioned(self, scanner: ColumnScanner, logits: np.ndarray) -> np.ndarray:
-        """Inside a literal that names a column of a frame (guarded, or a statement-start subscript, which reads
-        one unless it is assigned), each likely token that goes on spelling a column the request names gets that
-        column's bonus. Logits, not log-probabilities, are changed: the answer's log-probability stays the
-        model's own."""
-        literal = scanner.string
-        if not self.mentioned or literal is None:
-            return logits
-        frame = literal.frame if literal.frame is not None else literal.new_column_of
-        columns = scanner.columns.get(frame) if frame is not None else None
-        bonus = {c: b for c, b in self.mentioned.items() if columns and c in columns}
-        if not bonus:
-            return logits
-        k = min(self.SHORTLIST, len(logits))
-        favoured = logits.copy()
-        for token in np.argpartition(-logits, k - 1)[:k]:
-            text = self.token_texts[int(token)]
-            end = text.find(literal.quote)
-            spelled = literal.content + (text if end < 0 else text[:end])
-            if not spelled:
-                continue
-            favoured[token] += max((b for c, b in bonus.items() if (c == spelled if end >= 0 else c.startswith(spelled))),
-                                   default=0.0)
-        return favoured
 
     def _greedy(self, scanner: ColumnScanner, logits: np.ndarray, inside: bool) -> np.ndarray:
         """Only the likeliest allowed token is left. Outside a literal (or a name written again) only a token

@@ -48,11 +48,6 @@ class CodeGen(Configurable):
         "summary lists them), and names used as a frame to frames the notebook has, so the model cannot invent "
         "either; the in-process and server models apply it, an OpenAI-compatible server cannot.",
     ).tag(config=True)
-    mention_bonus = Float(
-        0.0, min=0.0,
-        help="With guard_columns: the logit bonus for the columns the request names (in part: 'honey' names "
-        "honey_kg), while the model spells a column; 0 leaves the choice of column to the model alone.",
-    ).tag(config=True)
     check_timeout = Float(
         5.0, min=0.1, help="Seconds each candidate may run when --check runs candidates in a copy of the kernel."
     ).tag(config=True)
@@ -84,7 +79,7 @@ class CodeGen(Configurable):
     def generation_options(self, **overrides) -> GenerationOptions:
         values = dict(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed, n=self.n,
-            guard_columns=self.guard_columns, mention_bonus=self.mention_bonus,
+            guard_columns=self.guard_columns,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return GenerationOptions(**values)

@@ -30,9 +30,6 @@ class GenerationOptions:
     """Generation of a candidate ends when its text contains one of these; the text is cut before it."""
     guard_columns: bool = True
     """Fill `columns` from the request's variables summary (the assistant does; CodeGen.guard_columns)."""
-    mention_bonus: float = 0.0
-    """With `columns`: the logit bonus for the columns the request names, while a column is spelled
-    (CodeGen.mention_bonus; the assistant fills `columns.mentioned` from it)."""
     columns: KnownColumns | None = None
     """DataFrames and their columns: a string literal where the code reads a column of one of them may only spell
     one of its columns (column_guard). Local engines apply it; an OpenAI-compatible server cannot, and ignores it."""

@@ -96,9 +96,6 @@ class Options(_Message):
     """Every DataFrame the variables summary lists (what a made-up frame name is written again as)."""
     names: list[str] | None = Field(None, max_length=100_000)
     """Every name the notebook has; None when the kernel does not know them all (frame names are then free)."""
-    mention_bonus: float = Field(0.0, ge=0.0, le=100.0)
-    mentioned: dict[str, float] = Field(default_factory=dict, max_length=10_000)
-    """The column guard's bonus for each column the request names (the kernel works it out from the request)."""
 
     @classmethod
     def of(cls, options: GenerationOptions) -> "Options":
@@ -110,14 +107,12 @@ class Options(_Message):
             column_line_prefix=columns.line_prefix if columns else "",
             frame_names=list(columns.frame_names) if columns else [],
             names=list(columns.names) if columns and columns.names is not None else None,
-            mention_bonus=options.mention_bonus, mentioned=dict(columns.mentioned) if columns else {},
         )
 
     def known_columns(self) -> KnownColumns | None:
         known = KnownColumns(
             tuple((name, tuple(cols)) for name, cols in (self.columns or {}).items()), self.column_line_prefix,
             tuple(self.frame_names), tuple(self.names) if self.names is not None else None,
-            tuple(sorted(self.mentioned.items())),
         )
         return known if known else None
 
@@ -126,9 +121,9 @@ class Options(_Message):
         given = {name: getattr(self, name) for name in self.model_fields_set}
         if "stop" in given:
             given["stop"] = tuple(given["stop"])
-        for part in ("column_line_prefix", "frame_names", "names", "mentioned"):
+        for part in ("column_line_prefix", "frame_names", "names"):
             given.pop(part, None)
-        if "columns" in given or self.model_fields_set & {"frame_names", "names", "mentioned"}:
+        if "columns" in given or self.model_fields_set & {"frame_names", "names"}:
             given["columns"] = self.known_columns()
         return base.with_(**given)
 
@@ -136,7 +131,6 @@ class Options(_Message):
         return GenerationOptions(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed,
             n=self.n, stop=tuple(self.stop), guard_columns=self.guard_columns, columns=self.known_columns(),
-            mention_bonus=self.mention_bonus,
         )
 
 
