@@ -70,6 +70,7 @@ MODEL ?= default
 NAME ?= embedded
 eval: $(STAMP)
 	$(PY) benchmarks/eval_data_exploration.py --model $(MODEL) --name $(NAME)
+	$(PY) benchmarks/eval_synthetic.py --model $(MODEL) --name $(NAME) --n 200
 	$(PY) benchmarks/eval_infilling.py --model $(MODEL) --name $(NAME) --methods left-to-right infill --limit single=all multi=200 random=200
 	$(PY) benchmarks/eval_infilling.py --model $(MODEL) --name $(NAME)-rerank --methods rerank --limit single=300 multi=50 random=50
 	$(PY) benchmarks/eval_mtpb.py --model $(MODEL) --name $(NAME) --inputs 1

@@ -19,6 +19,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from jupyter_codegen.context import build_request_context
 from jupyter_codegen.conversation import Conversation, Turn
@@ -110,6 +111,8 @@ class Session:
         self.conversation = Conversation()
         self.since = 0
         self.contexts: list[str] = []
+        self.asked: tuple[list, str] | None = None
+        """The cells before and the variables summary the last `%%codegen` cell saw (what a model answers from)."""
         self.transcript: list[str] = []
         """Every cell run in the current conversation, in order (for replaying it elsewhere)."""
 
@@ -121,6 +124,7 @@ class Session:
         variables = summarize_namespace(shell.user_ns, exclude=shell.user_ns_hidden)
         fitted = build_request_context(before, cell.strip(), "notebook", count_tokens, self.budget, variables)
         self.contexts.append(fitted.text)
+        self.asked = (before, variables)
 
     def _record(self, request: str, answer: str) -> None:
         """What the real magic records after answering: the turn, and where the next turn's history starts."""
@@ -189,6 +193,7 @@ class Result:
     seed: str
     documents: list[dict]
     stats: Stats
+    examined: Examined | None = None
 
 
 def plan(index: int, seed: int) -> tuple[random.Random, Table, str]:
@@ -198,8 +203,31 @@ def plan(index: int, seed: int) -> tuple[random.Random, Table, str]:
     return rng, table, frame_name(rng, table)
 
 
-def conversation(session: Session, index: int, seed: int, per_turn: bool = False) -> Result:
-    """Generate, run and check one conversation; returns its document (none when no turn survived)."""
+Answerer = Callable[[Session, O.Step], str]
+"""Writes the code for a turn's request, from `session.asked` (a model, for evaluation)."""
+
+
+@dataclass
+class Examined:
+    """One turn answered by a model instead of the generator, run and checked by the generator's own check."""
+
+    op: str
+    turn: int
+    request: str
+    reference: str
+    answer: str
+    reason: str | None
+    """None when the answer ran and passed the check; else error / warning / check / check_error."""
+    error: str | None = None
+
+
+def conversation(session: Session, index: int, seed: int, per_turn: bool = False,
+                 answerer: Answerer | None = None, at_turn: int | None = None) -> Result:
+    """Generate, run and check one conversation; returns its document (none when no turn survived).
+
+    With `answerer`, turn `at_turn` (counting from 1; None: the conversation's last planned turn) is answered by
+    it instead, checked, and the conversation ends there: `Result.examined` says how it fared (None when the
+    conversation ended before that turn)."""
     key = f"{seed}:{index}"
     stats = Stats(conversations=1)
     session.start()
@@ -215,8 +243,9 @@ def conversation(session: Session, index: int, seed: int, per_turn: bool = False
         write_csv(table.lookup, folder, "")
     cwd = os.getcwd()
     os.chdir(folder)
+    examined: list[Examined] = []
     try:
-        docs = _run_turns(session, env, rng, stats, per_turn)
+        docs = _run_turns(session, env, rng, stats, per_turn, answerer, at_turn, examined)
     finally:
         os.chdir(cwd)
         session.close_figures()
@@ -226,10 +255,33 @@ def conversation(session: Session, index: int, seed: int, per_turn: bool = False
         d["invented"] = table.invented
     stats.documents += len(docs)
     stats.no_document += not docs
-    return Result(index, key, docs, stats)
+    return Result(index, key, docs, stats, examined[0] if examined else None)
 
 
-def _run_turns(session: Session, env: O.Env, rng: random.Random, stats: Stats, per_turn: bool) -> list[dict]:
+def _verdict(session: Session, env: O.Env, step: O.Step, cell: Cell, snap) -> str | None:
+    """Why the cell does not answer the step (error, warning, check, check_error), or None when it does."""
+    if not cell.ok:
+        return "error"
+    if cell.warned:
+        return "warning"
+    try:
+        if step.check is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                step.check(O.Run(cell.result, cell.stdout, env.ns, snap))
+        if step.figure and not _has_figure():
+            raise CheckFailed("no figure")
+        if not step.figure and _has_figure():
+            raise CheckFailed("unexpected figure")
+    except CheckFailed:
+        return "check"
+    except Exception:
+        return "check_error"
+    return None
+
+
+def _run_turns(session: Session, env: O.Env, rng: random.Random, stats: Stats, per_turn: bool,
+               answerer: Answerer | None = None, at_turn: int | None = None, examined: list | None = None) -> list[dict]:
     turns_left = rng.choice(TURN_COUNTS)
     load_as_turn = rng.random() < 0.25
     steps_done: list[tuple[str, str]] = []  # (op, answer) of kept turns
@@ -249,27 +301,15 @@ def _run_turns(session: Session, env: O.Env, rng: random.Random, stats: Stats, p
         if len(session.contexts) != len(steps_done) + 1:
             stats.dropped[(step.op, "context")] += 1
             return False
+        if answerer is not None and (len(steps_done) + 1 == at_turn or (at_turn is None and turns_left == 1)):
+            answer = answerer(session, step)
+            cell = session.run(answer)
+            examined.append(Examined(step.op, len(steps_done) + 1, step.request, step.code, answer,
+                                     _verdict(session, env, step, cell, snap), cell.error or "; ".join(cell.warned) or None))
+            return False  # the conversation ends at the examined turn
         session._record(step.request, step.code)
         cell = session.run(step.code)
-        reason = None
-        if not cell.ok:
-            reason = "error"
-        elif cell.warned:
-            reason = "warning"
-        else:
-            try:
-                if step.check is not None:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        step.check(O.Run(cell.result, cell.stdout, env.ns, snap))
-                if step.figure and not _has_figure():
-                    raise CheckFailed("no figure")
-                if not step.figure and _has_figure():
-                    raise CheckFailed("unexpected figure")
-            except CheckFailed:
-                reason = "check"
-            except Exception:
-                reason = "check_error"
+        reason = _verdict(session, env, step, cell, snap)
         if reason:
             stats.dropped[(step.op, reason)] += 1
             if os.environ.get("SYNTH_DEBUG"):
