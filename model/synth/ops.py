@@ -908,6 +908,23 @@ def _suptitle(title: str) -> bool:
     return any(plt.figure(n)._suptitle is not None and title in plt.figure(n)._suptitle.get_text() for n in plt.get_fignums())
 
 
+def _filter_question(q: Query, w: Words, rw: str, cw: str) -> str:
+    """The rows a filter keeps, asked for: "which orders have price over 100", "are there any orders with ..."."""
+    frames = [f"which {rw} are there {cw}", f"are there any {rw} {cw}", f"can you find the {rw} {cw}",
+              f"what do the {rw} {cw} look like", f"do we have {rw} {cw}"]
+    [c] = q.filters[:1]
+    if len(q.filters) == 1 and c.op in (">", "<", ">=", "<=", "between"):
+        frames += [f"which {rw} have {c.words(w)}"] * 2
+    return w.pick(frames)
+
+
+def _top_question(w: Words, rw: str, top: int, big: str, col: str, fw: str) -> str:
+    """A top-n asked for: "which 5 orders have the highest price", "what are the 3 biggest amounts"."""
+    return w.pick([f"which {top} {rw} have the {big} {col}{fw}", f"what are the {top} {big} {col} values{fw}",
+                   f"which {rw}{fw} have the {top} {big} {col} values", f"what are the top {top} {rw} by {col}{fw}"
+                   if big in ("largest", "highest", "biggest", "top") else f"what are the bottom {top} {rw} by {col}{fw}"])
+
+
 def op_filter(env: Env) -> Step | None:
     w = env.w
     c1 = env.cond()
@@ -936,7 +953,8 @@ def op_filter(env: Env) -> Step | None:
         req = w.imp(w.pick([f"filter {rw} {cw}", f"filter to {c1.words(w)}", f"filter the data to {c1.words(w)}",
                             f"keep only {rw} {cw}", f"select {rw} {cw}"]))
     else:
-        req = w.np(w.pick([f"{rw} {cw}", f"all {rw} {cw}", f"only {rw} {cw}", f"the subset {cw}", f"{rw} {cw}"]))
+        req = w.np(w.pick([f"{rw} {cw}", f"all {rw} {cw}", f"only {rw} {cw}", f"the subset {cw}", f"{rw} {cw}"]),
+                   question=_filter_question(q, w, rw, cw))
     hint = f"{ident(str(c1.value))}_{env.table.rows_word.split()[-1]}" if c1.op == "==" else env.table.rows_word.split()[-1]
     return query_step(env, q, "filter" if len(conds) == 1 else "filter_multi", req, name_hint=hint)
 
@@ -963,7 +981,8 @@ def op_sort(env: Env) -> Step | None:
     elif top:
         big = w.pick(["largest", "highest", "biggest", "top"] if desc else ["smallest", "lowest", "bottom"])
         req = w.np(w.pick([f"{top} {rw} with the {big} {w.col(c)}{fw}", f"top {top} by {w.col(c)}{fw}" if desc else f"bottom {top} by {w.col(c)}{fw}",
-                           f"{big} {top} {w.col(c)}{fw}", f"the {top} {rw}{fw} with {big} {w.col(c)}"]))
+                           f"{big} {top} {w.col(c)}{fw}", f"the {top} {rw}{fw} with {big} {w.col(c)}"]),
+                   question=_top_question(w, rw, top, big, w.col(c), fw) if big != "top" else None)
         op = "top_n"
     else:
         req = w.imp(w.pick([f"sort by {w.col(c)} {_sort_words(w, desc)}", f"sort {rw}{fw} by {w.col(c)}, {_sort_words(w, desc)}",
