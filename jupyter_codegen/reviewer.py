@@ -52,6 +52,9 @@ def reviewer_scores(engine: Engine, context: str, request: str, codes: Sequence[
     if not can_review(engine):
         return None, (f"The {engine.format.name} prompt format cannot fill the request slot, so the candidates are "
                       "ranked by likelihood alone; use a model with infilling tokens for --rank reviewer.")
+    if context.rfind(request) < 0:  # a script-style prompt writes a request of several lines as comments
+        return None, ("This model's prompt layout does not keep a request of several lines as one span, so the "
+                      "candidates are ranked by likelihood alone; put the request on one line for --rank reviewer.")
     try:
         return request_logprobs(engine, context, request, codes, cell_end), None
     except RequestError:

@@ -81,3 +81,14 @@ def test_the_embedded_model_reads_a_request_better_after_code_that_answers_it():
     codes = [SPECIFIC, 'hives["temperament"].value_counts()', "hives.head()"]
     scores = request_logprobs(engine, answer.prompt.removeprefix(engine.format.bos), request, codes, "\n</cell>\n")
     assert scores[0] > max(scores[1:])
+
+
+def test_a_request_of_several_lines_in_a_script_layout_is_ranked_by_likelihood_and_says_so():
+    engine = TwoCandidates("starcoder-fim")
+    answer = assistant.codegen(engine, "total honey\nper apiary", [], GenerationOptions(n=2, temperature=0.5),
+                               variables=VARIABLES, rank="reviewer")
+    assert answer.code == GENERIC and not engine.scored
+    assert any("one line" in note for note in answer.notes)
+    one_line = assistant.codegen(TwoCandidates("starcoder-fim"), "total honey per apiary", [],
+                                 GenerationOptions(n=2, temperature=0.5), variables=VARIABLES, rank="reviewer")
+    assert one_line.code == SPECIFIC
