@@ -86,6 +86,12 @@ def evaluate(answerer, n: int, seed: int, start: int = 0, log=None) -> list[dict
     return records
 
 
+def is_question(request: str) -> bool:
+    """A request put as a question (the held-out set has many; the model passes few of those)."""
+    text = request.strip().lower()
+    return text.endswith("?") or text.startswith(("which ", "what", "how ", "who ", "is ", "are ", "does ", "do "))
+
+
 def summarize(records: Sequence[dict]) -> dict:
     def tally(groups: dict[str, list[dict]]) -> dict[str, dict]:
         return {k: {"passed": sum(r["reason"] is None for r in v), "total": len(v)}
@@ -93,12 +99,14 @@ def summarize(records: Sequence[dict]) -> dict:
 
     by_op: dict[str, list[dict]] = {}
     by_turn: dict[str, list[dict]] = {}
+    by_form: dict[str, list[dict]] = {}
     for r in records:
         by_op.setdefault(r["op"], []).append(r)
         by_turn.setdefault("first turn" if r["turn"] == 1 else "later turn", []).append(r)
+        by_form.setdefault("question" if is_question(r["request"]) else "command", []).append(r)
     passed = sum(r["reason"] is None for r in records)
     return {"passed": passed, "total": len(records), "rate": passed / len(records) if records else 0.0,
-            "by_op": tally(by_op), "by_turn": tally(by_turn),
+            "by_op": tally(by_op), "by_turn": tally(by_turn), "by_form": tally(by_form),
             "failures": dict(Counter(r["reason"] for r in records if r["reason"] is not None).most_common())}
 
 
@@ -109,6 +117,8 @@ def markdown(name: str, model: str, seed: int, summary: dict, when: str) -> str:
              f"**Passed {s['passed']}/{s['total']} ({100 * s['rate']:.1f}%)** of the last turns of fresh conversations.", "",
              "| turn | passed |", "|---|---|"]
     lines += [f"| {k} | {v['passed']}/{v['total']} |" for k, v in s["by_turn"].items()]
+    lines += ["", "| request | passed |", "|---|---|"]
+    lines += [f"| {k} | {v['passed']}/{v['total']} |" for k, v in s["by_form"].items()]
     lines += ["", "| operation | passed |", "|---|---|"]
     lines += [f"| {k} | {v['passed']}/{v['total']} |" for k, v in s["by_op"].items()]
     if s["failures"]:
