@@ -395,8 +395,7 @@ def test_generated_code_uses_exact_names_in_brackets(generated):
 
 
 def test_analysts_ask_questions_as_well_as_give_commands():
-    """About an eighth of requests are questions (a quarter of the held-out set's are; the model passed one in
-    sixteen of those when only one request in thirteen was a question)."""
+    """About an eighth of requests are questions ("which orders have price over 100?"), as an analyst asks them."""
     requests = runner.sample_requests(SEED, 2000)
     asked = [r for r in requests if r.rstrip().endswith("?") or r.lower().startswith(
         ("which ", "what", "how ", "are there", "is ", "does ", "do we", "can you find", "for each", "for every"))]
