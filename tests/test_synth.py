@@ -4,6 +4,7 @@ the held-out evaluation set is produced by the generator."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import random
@@ -116,6 +117,7 @@ def test_every_kept_cell_runs_again_with_the_same_output(generated, tmp_path):
 
                 plt.close("all")
                 shell.history_manager.end_session()
+                atexit.unregister(shell.atexit_operations)  # its reset at exit would cost a collection per shell
             assert [c.source for c in cells] == [src for src, _ in code]
             for cell, (_, out) in zip(cells[:-1], code[:-1]):
                 assert (cell.output or None) == out

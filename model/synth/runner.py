@@ -10,6 +10,7 @@ closing ``</cell>``. tests/test_synth.py checks this against the real `%%codegen
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
@@ -164,6 +165,8 @@ class Session:
             self.shell.history_manager.end_session()
         except Exception:
             pass
+        # IPython resets every shell at exit (a garbage collection each): seconds per closed shell in a big process.
+        atexit.unregister(self.shell.atexit_operations)
         if self._tmp is not None:
             self._tmp.cleanup()
 
