@@ -15,7 +15,7 @@ skipped, as they would be dropped from training.
     .venv/bin/python benchmarks/eval_synthetic.py --model default --n 100 [--seed 1000] [--name NAME]
 
 Writes benchmarks/results/synthetic-<name>.json (every examined turn: op, turn number, request, the generator's
-code, the model's answer, why it failed) and .md (pass rate by operation and by first turn / later turn).
+code, the model's answer, why it failed) and .md (pass rate by first turn / later turn, question / command, operation).
 """
 
 from __future__ import annotations
@@ -86,13 +86,9 @@ def evaluate(answerer, n: int, seed: int, start: int = 0, log=None) -> list[dict
     return records
 
 
-def is_question(request: str) -> bool:
-    """A request put as a question (the held-out set has many; the model passes few of those)."""
-    text = request.strip().lower()
-    return text.endswith("?") or text.startswith(("which ", "what", "how ", "who ", "is ", "are ", "does ", "do "))
-
-
 def summarize(records: Sequence[dict]) -> dict:
+    from model.synth.lang import is_question
+
     def tally(groups: dict[str, list[dict]]) -> dict[str, dict]:
         return {k: {"passed": sum(r["reason"] is None for r in v), "total": len(v)}
                 for k, v in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))}

@@ -22,8 +22,9 @@ RANKINGS: tuple[str, ...] = ("likelihood", "reviewer")
 
 
 def can_review(engine: Engine) -> bool:
-    """Only models that fill a hole in place can read the request after the code."""
-    return engine.format.can_infill and engine.format.fill_end is not None
+    """Only models that fill a hole in place (their format knows how a fill ends) can read the request after the
+    code."""
+    return engine.format.fill_end is not None
 
 
 def request_logprobs(engine: Engine, context: str, request: str, codes: Sequence[str], cell_end: str) -> list[float]:

@@ -4,8 +4,10 @@ candidate that explains it best wins over one that is merely likelier."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from jupyter_codegen import assistant
+from jupyter_codegen.context import answer_end
 from jupyter_codegen.engine import Completion, GenerationOptions
 from jupyter_codegen.formats import format_by_name
 from jupyter_codegen.reviewer import request_logprobs
@@ -59,12 +61,22 @@ def test_the_reviewer_prefers_the_candidate_that_explains_the_request():
     assert len(engine.scored) == 2  # one score per distinct candidate
 
 
-def test_a_model_that_cannot_infill_is_ranked_by_likelihood_and_says_so():
-    engine = TwoCandidates("left-to-right")
-    answer = assistant.codegen(engine, "total honey per apiary", [], GenerationOptions(n=2, temperature=0.5),
+@pytest.mark.parametrize("family, request_text, said", [
+    ("left-to-right", "total honey per apiary", "cannot fill the request slot"),  # no infill tokens
+    ("starcoder-fim", "total honey\nper apiary", "put the request on one line"),  # written as comment lines
+])
+def test_what_cannot_be_reviewed_is_ranked_by_likelihood_and_says_why(family, request_text, said):
+    engine = TwoCandidates(family)
+    answer = assistant.codegen(engine, request_text, [], GenerationOptions(n=2, temperature=0.5),
                                variables=VARIABLES, rank="reviewer")
     assert answer.code == GENERIC and not engine.scored
-    assert any("ranked by likelihood alone" in note for note in answer.notes)
+    assert any("ranked by likelihood alone" in note and said in note for note in answer.notes)
+
+
+def test_a_fill_in_the_middle_model_reviews_a_one_line_request():
+    answer = assistant.codegen(TwoCandidates("starcoder-fim"), "total honey per apiary", [],
+                               GenerationOptions(n=2, temperature=0.5), variables=VARIABLES, rank="reviewer")
+    assert answer.code == SPECIFIC
 
 
 def test_the_embedded_model_reads_a_request_better_after_code_that_answers_it():
@@ -79,16 +91,6 @@ def test_the_embedded_model_reads_a_request_better_after_code_that_answers_it():
     request = "How much honey did each apiary produce in total?"
     answer = assistant.codegen(engine, request, [], GenerationOptions(max_new_tokens=8), variables=variables)
     codes = [SPECIFIC, 'hives["temperament"].value_counts()', "hives.head()"]
-    scores = request_logprobs(engine, answer.prompt.removeprefix(engine.format.bos), request, codes, "\n</cell>\n")
+    scores = request_logprobs(engine, answer.prompt.removeprefix(engine.format.bos), request, codes,
+                              answer_end("notebook"))
     assert scores[0] > max(scores[1:])
-
-
-def test_a_request_of_several_lines_in_a_script_layout_is_ranked_by_likelihood_and_says_so():
-    engine = TwoCandidates("starcoder-fim")
-    answer = assistant.codegen(engine, "total honey\nper apiary", [], GenerationOptions(n=2, temperature=0.5),
-                               variables=VARIABLES, rank="reviewer")
-    assert answer.code == GENERIC and not engine.scored
-    assert any("one line" in note for note in answer.notes)
-    one_line = assistant.codegen(TwoCandidates("starcoder-fim"), "total honey per apiary", [],
-                                 GenerationOptions(n=2, temperature=0.5), variables=VARIABLES, rank="reviewer")
-    assert one_line.code == SPECIFIC

@@ -59,6 +59,16 @@ QUESTION_SHARE = 0.5
 """How often a request that can be asked as a question is: analysts ask ("which region sells the most?") about as
 often as they command; at 0.3 only 8% of all requests were questions."""
 
+
+QUESTION_STARTS = ("which ", "what", "how ", "who ", "is ", "are ", "does ", "do ", "can you find", "for each",
+                   "for every")
+
+
+def is_question(request: str) -> bool:
+    """Whether a request is put as a question, however it ends ("which orders have price over 100")."""
+    text = request.strip().lower()
+    return text.endswith("?") or text.startswith(QUESTION_STARTS)
+
 class Words:
     """Request pieces for one conversation: its speaker's habits stay the same from turn to turn."""
 

@@ -912,17 +912,16 @@ def _filter_question(q: Query, w: Words, rw: str, cw: str) -> str:
     """The rows a filter keeps, asked for: "which orders have price over 100", "are there any orders with ..."."""
     frames = [f"which {rw} are there {cw}", f"are there any {rw} {cw}", f"can you find the {rw} {cw}",
               f"what do the {rw} {cw} look like", f"do we have {rw} {cw}"]
-    [c] = q.filters[:1]
-    if len(q.filters) == 1 and c.op in (">", "<", ">=", "<=", "between"):
-        frames += [f"which {rw} have {c.words(w)}"] * 2
+    if len(q.filters) == 1 and q.filters[0].op in (">", "<", ">=", "<=", "between"):
+        frames += [f"which {rw} have {q.filters[0].words(w)}"] * 2
     return w.pick(frames)
 
 
 def _top_question(w: Words, rw: str, top: int, big: str, col: str, fw: str) -> str:
     """A top-n asked for: "which 5 orders have the highest price", "what are the 3 biggest amounts"."""
+    end = "top" if big in ("largest", "highest", "biggest") else "bottom"
     return w.pick([f"which {top} {rw} have the {big} {col}{fw}", f"what are the {top} {big} {col} values{fw}",
-                   f"which {rw}{fw} have the {top} {big} {col} values", f"what are the top {top} {rw} by {col}{fw}"
-                   if big in ("largest", "highest", "biggest", "top") else f"what are the bottom {top} {rw} by {col}{fw}"])
+                   f"which {rw}{fw} have the {top} {big} {col} values", f"what are the {end} {top} {rw} by {col}{fw}"])
 
 
 def op_filter(env: Env) -> Step | None:

@@ -225,12 +225,11 @@ class Examined:
 
 
 def conversation(session: Session, index: int, seed: int, per_turn: bool = False,
-                 answerer: Answerer | None = None, at_turn: int | None = None) -> Result:
+                 answerer: Answerer | None = None) -> Result:
     """Generate, run and check one conversation; returns its document (none when no turn survived).
 
-    With `answerer`, turn `at_turn` (counting from 1; None: the conversation's last planned turn) is answered by
-    it instead, checked, and the conversation ends there: `Result.examined` says how it fared (None when the
-    conversation ended before that turn)."""
+    With `answerer`, the conversation's last planned turn is answered by it instead, checked, and the conversation
+    ends there: `Result.examined` says how it fared (None when the conversation ended before that turn)."""
     key = f"{seed}:{index}"
     stats = Stats(conversations=1)
     session.start()
@@ -248,7 +247,7 @@ def conversation(session: Session, index: int, seed: int, per_turn: bool = False
     os.chdir(folder)
     examined: list[Examined] = []
     try:
-        docs = _run_turns(session, env, rng, stats, per_turn, answerer, at_turn, examined)
+        docs = _run_turns(session, env, rng, stats, per_turn, answerer, examined)
     finally:
         os.chdir(cwd)
         session.close_figures()
@@ -261,7 +260,7 @@ def conversation(session: Session, index: int, seed: int, per_turn: bool = False
     return Result(index, key, docs, stats, examined[0] if examined else None)
 
 
-def _verdict(session: Session, env: O.Env, step: O.Step, cell: Cell, snap) -> str | None:
+def _verdict(env: O.Env, step: O.Step, cell: Cell, snap) -> str | None:
     """Why the cell does not answer the step (error, warning, check, check_error), or None when it does."""
     if not cell.ok:
         return "error"
@@ -284,7 +283,8 @@ def _verdict(session: Session, env: O.Env, step: O.Step, cell: Cell, snap) -> st
 
 
 def _run_turns(session: Session, env: O.Env, rng: random.Random, stats: Stats, per_turn: bool,
-               answerer: Answerer | None = None, at_turn: int | None = None, examined: list | None = None) -> list[dict]:
+               answerer: Answerer | None = None, examined: list[Examined] | None = None) -> list[dict]:
+    """The kept documents; with `answerer`, the last planned turn is answered by it and appended to `examined`."""
     turns_left = rng.choice(TURN_COUNTS)
     load_as_turn = rng.random() < 0.25
     steps_done: list[tuple[str, str]] = []  # (op, answer) of kept turns
@@ -304,15 +304,15 @@ def _run_turns(session: Session, env: O.Env, rng: random.Random, stats: Stats, p
         if len(session.contexts) != len(steps_done) + 1:
             stats.dropped[(step.op, "context")] += 1
             return False
-        if answerer is not None and (len(steps_done) + 1 == at_turn or (at_turn is None and turns_left == 1)):
+        if answerer is not None and turns_left == 1:
             answer = answerer(session, step)
             cell = session.run(answer)
             examined.append(Examined(step.op, len(steps_done) + 1, step.request, step.code, answer,
-                                     _verdict(session, env, step, cell, snap), cell.error or "; ".join(cell.warned) or None))
+                                     _verdict(env, step, cell, snap), cell.error or "; ".join(cell.warned) or None))
             return False  # the conversation ends at the examined turn
         session._record(step.request, step.code)
         cell = session.run(step.code)
-        reason = _verdict(session, env, step, cell, snap)
+        reason = _verdict(env, step, cell, snap)
         if reason:
             stats.dropped[(step.op, reason)] += 1
             if os.environ.get("SYNTH_DEBUG"):
