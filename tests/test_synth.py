@@ -402,3 +402,29 @@ def test_analysts_ask_questions_as_well_as_give_commands():
 
     requests = runner.sample_requests(SEED, 2000)
     assert sum(map(is_question, requests)) / len(requests) >= 0.10
+
+
+def test_requests_also_name_columns_by_meaning(plans):
+    """A column named `qty` or `wt_kg` is sometimes asked for as "quantity" or "weight", the domain's words for it, so
+    the model learns to map a request's words to a column by meaning; an alias never fits two columns of one table."""
+    from model.synth.lang import Words
+    from model.synth.names import split_words
+
+    with_alias = [c for _, t, _ in plans if not t.invented for c in t.columns if c.aliases]
+    real = [c for _, t, _ in plans if not t.invented for c in t.columns]
+    assert 0.3 <= len(with_alias) / len(real) <= 0.95, len(with_alias) / len(real)
+    for _, t, _ in plans:
+        for c in t.columns:
+            if t.invented:
+                assert not c.aliases
+            for a in c.aliases:
+                assert a == a.lower() and a != c.phrase
+                aw = set(a.split())
+                for d in t.columns:
+                    if d is not c:
+                        for other in (d.phrase, *d.aliases, " ".join(split_words(d.name))):
+                            ow = set(other.split())
+                            assert not (aw <= ow or ow <= aw), (a, c.name, d.name, other)
+    col = with_alias[0]
+    said = {Words(random.Random(i)).col(col, exact=False) for i in range(200)}
+    assert set(col.aliases) <= said and (col.phrase in said or col.name in said)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 import re
 
+from .names import ALIAS_SHARE
+
 AGG_WORDS = {
     "mean": ["average", "mean", "avg", "average", "mean"],
     "sum": ["total", "sum of", "total", "sum of the"],
@@ -93,6 +95,10 @@ class Words:
         """A column as this speaker names it: in words or by its exact name."""
         if exact is None:
             exact = self.maybe(self.exact_names) or not column.phrase
+        if not exact and column.aliases and self.maybe(ALIAS_SHARE):
+            alias = self.pick(column.aliases)
+            self.protected.add(alias)
+            return alias
         if exact or column.phrase.replace(" ", "") == column.name.lower().replace("_", "").replace(" ", ""):
             name = column.name
             self.protected.add(name)

@@ -26,6 +26,9 @@ INVENTED_DOMAIN_SHARE = 0.12
 """Share of tables whose file, frame and every column are invented words (roles and values from a real domain)."""
 COLUMN_SOURCES = (("domain", 0.42), ("synonym", 0.16), ("abbrev", 0.12), ("affix", 0.14), ("invented", 0.16))
 """How one column's name is made, in a table of a real domain."""
+ALIAS_SHARE = 0.4
+"""Chance that a request names a column (when not by its exact name) by what it means rather than by its name
+read out: the domain's other words for it ("quantity" for `qty`, "weight" for `wt_kg`)."""
 STYLE_SWITCH = 0.12
 """Chance that one column ignores the table's casing style."""
 
@@ -217,6 +220,35 @@ def phrase_of(words: list[str], source: str, name: str) -> str:
     if source == "domain":
         return " ".join(words)
     return " ".join(split_words(name))
+
+
+def aliases_of(spec_words: tuple[str, ...], source: str, phrase: str) -> tuple[str, ...]:
+    """The other words a person may use for a column: every word its domain has for it, so a request says
+    "weight" or "quantity" for `wt_kg` or `qty` as people do; none for an invented name, which has no meaning."""
+    if source == "invented":
+        return ()
+    out: list[str] = []
+    for w in spec_words:
+        w = w.lower()
+        if w != phrase and w not in out:
+            out.append(w)
+    return tuple(out)
+
+
+def unambiguous_aliases(columns: list) -> None:
+    """Drop each alias whose words are a subset or a superset of another column's phrase, alias or name words
+    ("date" when both `order_dt` and `ship_dt` exist): a request must name one column, not guess between two."""
+    def words_of(c) -> list[set[str]]:
+        return [set(x.split()) for x in (c.phrase, *c.aliases)] + [set(split_words(c.name))]
+
+    others = {id(c): words_of(c) for c in columns}
+    for c in columns:
+        keep = []
+        for a in c.aliases:
+            aw = set(a.split())
+            if not any(aw <= ow or ow <= aw for d in columns if d is not c for ow in others[id(d)]):
+                keep.append(a)
+        c.aliases = tuple(keep)
 
 
 # --- tables, files and frames -----------------------------------------------------------------------------------

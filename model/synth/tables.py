@@ -557,6 +557,8 @@ class Column:
     datetime: bool = False
     """True when the column holds datetime64 values in the frame (parsed on load or converted later)."""
     has_time: bool = False
+    aliases: tuple[str, ...] = ()
+    """Other ways a request names it by meaning ("quantity" for `qty`); unambiguous within its table."""
 
     @property
     def numeric(self) -> bool:
@@ -726,7 +728,10 @@ def make_table(rng: random.Random, domain: Domain | None = None, nrows: int | No
         used_keys.add(_norm_key(name))
         kind = "num" if spec.kind == "expr" else spec.kind
         has_time = spec.kind == "date" and bool(spec.gen[2])
-        columns.append(Column(name, N.phrase_of(words, source, name), kind, spec, has_time=has_time))
+        phrase = N.phrase_of(words, source, name)
+        columns.append(Column(name, phrase, kind, spec, has_time=has_time,
+                              aliases=N.aliases_of(spec.words, source, phrase)))
+    N.unambiguous_aliases(columns)
 
     data = {}
     for col in columns:
