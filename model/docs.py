@@ -43,11 +43,21 @@ def split_texts(paths: Iterable[str | Path], permille: int = HELDOUT_PERMILLE) -
 
 
 def parse_source(spec: str) -> tuple[Path, float]:
-    """A data source given on the command line: `path.jsonl` or `path.jsonl:weight` (weight defaults to 1)."""
+    """A data source given on the command line: `path.jsonl` or `path.jsonl:weight` (weight defaults to 1); a folder
+    stands for the one JSONL file in it, as `model.corpus` and `model.synth` write them (`--out FOLDER`)."""
     path, sep, weight = spec.rpartition(":")
     if sep and path and _is_number(weight):
-        return Path(path), float(weight)
-    return Path(spec), 1.0
+        return _jsonl_in(Path(path)), float(weight)
+    return _jsonl_in(Path(spec)), 1.0
+
+
+def _jsonl_in(path: Path) -> Path:
+    if not path.is_dir():
+        return path
+    found = sorted(path.glob("*.jsonl"))
+    if len(found) != 1:
+        raise ValueError(f"{path} holds {len(found)} .jsonl files, not one: give the file itself as the data source.")
+    return found[0]
 
 
 def _is_number(text: str) -> bool:

@@ -196,3 +196,14 @@ def test_bf16_autocast_is_chosen_by_the_cpu_unless_asked_for():
     assert use_bf16(True) is True and use_bf16(False) is False and use_bf16(None) == native_bf16()
     if torch.backends.cpu.get_cpu_capability() in ("DEFAULT", "AVX2"):
         assert not native_bf16()  # no AVX512 at all: bf16 could only be emulated (this machine, 2026-12-02)
+
+
+def test_a_data_source_may_be_the_folder_its_generator_wrote(tmp_path):
+    from model.docs import parse_source
+
+    (tmp_path / "synth.jsonl").write_text("{}\n")
+    assert parse_source(f"{tmp_path}:0.7") == (tmp_path / "synth.jsonl", 0.7)
+    assert parse_source(str(tmp_path / "synth.jsonl")) == (tmp_path / "synth.jsonl", 1.0)
+    (tmp_path / "other.jsonl").write_text("{}\n")
+    with pytest.raises(ValueError, match="give the file itself"):
+        parse_source(str(tmp_path))
