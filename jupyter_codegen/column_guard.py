@@ -241,6 +241,12 @@ class ColumnScanner:
     """With `violated`: a statement-start literal (at this offset) named no column and was then read."""
     guard_at: frozenset[int] = frozenset()
     """Offsets of statement-start literals to guard all the same (they were read: see rewind_at)."""
+    lead: tuple[int, str] | None = None
+    """(offset, text): the white space a rewind cut off before a name, which the text written again must repeat
+    (so `x = films` becomes `x = sales`, not `x =sales`)."""
+    name_at: frozenset[int] = frozenset()
+    """Offsets where a made-up frame name was cut off: a name must be written there (white space moves it on), so
+    the model cannot step round the guard with `x = (` and the made-up name on the next line."""
     unresolved: list[tuple[int, str, str]] = field(default_factory=list)
     """(offset, frame, name) of each statement-start literal that named no column (`df["x"]`, `df[["x", "y"]]`),
     until what follows the subscript says why."""
@@ -263,7 +269,8 @@ class ColumnScanner:
     value_start: bool = False
     name_check: tuple[int, str, str] | None = None
     """(offset, name, stage) of an unknown name at a value start, until what follows says whether it is used as
-    a frame; stage "after" (just read), "eq" (an `=` followed), "square" (`[` followed), "dot" (`.` followed)."""
+    a frame; stage "after" (just read), "eq" (an `=` followed), "square" (`[` followed), "dot" (`.` followed),
+    "mask" (a name began inside the `[`: the same name again is a row filter, `films[films["x"] > 1]`)."""
     binding: str | None = None
     """While names are bound by what is read: "for" (until `in`), "import" (until the line ends), "as" (one),
     "targets" (after a top-level comma, until `=` or the statement's end)."""
@@ -273,9 +280,10 @@ class ColumnScanner:
     """With `rewind_at`: what is written again is a name (a made-up frame), not a literal."""
 
     @classmethod
-    def over(cls, known: KnownColumns, guard_at: frozenset[int] = frozenset()) -> "ColumnScanner":
+    def over(cls, known: KnownColumns, guard_at: frozenset[int] = frozenset(),
+             lead: tuple[int, str] | None = None, name_at: frozenset[int] = frozenset()) -> "ColumnScanner":
         columns = {name: frozenset(cols) for name, cols in known.frames}
-        scanner = cls(columns, guard_at=guard_at, frame_names=frozenset(known.frame_names) | frozenset(columns),
+        scanner = cls(columns, guard_at=guard_at, lead=lead, name_at=name_at, frame_names=frozenset(known.frame_names) | frozenset(columns),
                       names=frozenset(known.names) if known.names is not None else None)
         # Offsets count from the generated text: the prefix's are negative (a rewind there starts from nothing).
         scanner.pos = -len(known.line_prefix)
@@ -354,6 +362,16 @@ class ColumnScanner:
         self.unresolved, self.awaiting = [], False
 
     def _char(self, c: str) -> None:
+        if self.lead is not None and 0 <= self.pos - self.lead[0] < len(self.lead[1]):
+            if c != self.lead[1][self.pos - self.lead[0]]:
+                self.violated = True  # the white space before a name written again must come back
+                return
+        if self.pos in self.name_at and self.string is None and not self.comment:
+            if c in " \t":
+                self.name_at = self.name_at | {self.pos + 1}
+            elif not _IDENT.match(c):
+                self.violated = True  # a name was cut off here: a name comes back
+                return
         if self.string is not None:
             self._in_string(c)
             return
@@ -515,6 +533,10 @@ class ColumnScanner:
                 self.bound.add(name)  # an assignment makes the name; `==` compares it
         elif stage == "square" and c in "\"'":
             self.violated, self.rewind_at, self.rewind_name = True, start, True  # films["time"]: no such frame
+        elif stage == "square" and _IDENT.match(c):
+            self.name_check = (start, name, "mask")  # films[films...: a filter on a frame the notebook lacks?
+        elif stage == "square" and c == "(":
+            self.name_check = (start, name, "square")  # films[(films...
 
     def _bind(self, name: str) -> None:
         """Follows the statements that bind names: for targets, imports, `as`; and notes scopes it cannot follow."""
@@ -539,6 +561,11 @@ class ColumnScanner:
         if self.ident_guarded and name not in self.frame_names:
             self.violated = True
             return
+        if self.name_check is not None and self.name_check[2] == "mask":
+            start, made_up, self.name_check = self.name_check[0], self.name_check[1], None
+            if name == made_up and not after_dot:
+                self.violated, self.rewind_at, self.rewind_name = True, start, True  # the same name: a row filter
+                return
         if after_dot and self.name_check is not None and self.name_check[2] == "dot":
             start, self.name_check = self.name_check[0], None
             if name in FRAME_METHODS or any(name in columns for columns in self.columns.values()):
@@ -805,10 +832,15 @@ class ColumnGuard:
         space before it or not."""
         scanner = self.scanners[row]
         assert scanner.rewind_at is not None
-        point = scanner.rewind_at
+        point, lead = scanner.rewind_at, scanner.lead
         if scanner.rewind_name and kept is not None and kept <= point:
-            point = kept
-        self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at | {point})
+            cut = scanner.fed[kept:point] if kept >= 0 else ""
+            if cut and not cut.strip(" \t"):
+                lead = (kept, cut)  # the name comes back after the same spaces
+            else:
+                point = kept
+        name_at = scanner.name_at | {point} if scanner.rewind_name else scanner.name_at
+        self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at | {point}, lead, name_at)
 
     def end(self, row: int, text: str) -> int | None:
         """The candidate ends with `text`; the rewind point if its last statement read a literal that named no
@@ -830,7 +862,8 @@ class ColumnGuard:
     def _sync(self, row: int, text: str) -> ColumnScanner | None:
         scanner = self.scanners[row]
         if not text.startswith(scanner.fed):  # the decoded text changed: read it anew
-            scanner = self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at)
+            scanner = self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at, scanner.lead,
+                                                              scanner.name_at)
         if text.endswith("\ufffd"):
             return None  # half a character: wait for the rest
         scanner.feed(text[len(scanner.fed):])

@@ -141,6 +141,8 @@ NAMED = KnownColumns(KNOWN.frames, frame_names=("hives", "wide"), names=("hives"
     ('  data.head()', 2),
     ('route_share = films.plot(kind="scatter", x="a", y="b")', 14),
     ('hives["t"] = data.temperament.fillna("calm")', 13),  # an attribute that is one of a frame's columns
+    ('x = staff[staff["honey_kg"] > 1]', 4),  # a row filter on a made-up frame
+    ('staff[(staff["a"] > 1) & (staff["b"] < 2)]', 0),
     # names the notebook or the answer has, module functions, and uses that are not a frame's: left free
     ('wide.groupby("a").size()', None),
     ('merged = hives.copy()\nmerged.head()', None),
@@ -157,6 +159,8 @@ NAMED = KnownColumns(KNOWN.frames, frame_names=("hives", "wide"), names=("hives"
     ('print(data["x"])', None),  # inside a call: not a statement's value (left to the model)
     ('def f(t):\n    t.head()\ndata.head()', None),  # after a def, parameters are names the scanner does not read
     ('data.columns_of_mine', None),
+    ('x = items[i]', None),  # a subscript by some other name: not known to be a frame
+    ('x = items[items_b]', None),
 ])
 def test_a_made_up_frame_name_is_rewound_when_it_is_used_as_a_frame(code, rewind_at):
     scanner = ColumnScanner.over(NAMED)
@@ -187,8 +191,8 @@ def test_the_summary_gives_every_name_and_every_frame():
 
 
 def test_a_made_up_name_is_written_again_from_where_the_engine_cut_the_text():
-    """The engine cuts at a token boundary, often before the space ahead of the name: the name is guarded from
-    there, with or without the space."""
+    """The engine cuts at a token boundary, often before the space ahead of the name: the space comes back, then
+    a frame's name (not `race =hives`, and not `race = (` with the made-up name on the next line)."""
     from jupyter_codegen.column_guard import ColumnGuard
 
     guard = ColumnGuard(NAMED, [], np.array([], dtype=np.int64), 1)
@@ -196,8 +200,21 @@ def test_a_made_up_name_is_written_again_from_where_the_engine_cut_the_text():
     guard.rewind(0, kept=6)  # "race =" kept: the token " films" went
     assert guard.observe(0, "race =") is None
     scanner = guard.scanners[0]
-    assert scanner.name_guarded and scanner.allows(" hives") and scanner.allows("hives")
-    assert not scanner.allows(" films") and not scanner.allows("films")
+    assert scanner.name_guarded and scanner.allows(" hives") and scanner.allows(" ") and scanner.allows(" h")
+    assert not scanner.allows("hives") and not scanner.allows(" (") and not scanner.allows(" films")
+    assert not scanner.allows("films")
+
+
+def test_a_made_up_name_cut_at_its_own_start_is_written_again_as_a_name():
+    from jupyter_codegen.column_guard import ColumnGuard
+
+    guard = ColumnGuard(NAMED, [], np.array([], dtype=np.int64), 1)
+    assert guard.observe(0, "race = films.dropna(") == 7
+    guard.rewind(0, kept=7)  # "race = " kept
+    assert guard.observe(0, "race = ") is None
+    scanner = guard.scanners[0]
+    assert scanner.allows("hives") and scanner.allows("wide.head()")
+    assert not scanner.allows("(") and not scanner.allows("films") and not scanner.allows('"')
 
 
 def test_a_name_not_yet_known_to_be_made_up_is_not_shown_yet():
@@ -312,29 +329,34 @@ def test_an_answer_that_reads_a_made_up_column_at_a_statement_start_is_rewound_a
 
 
 def test_an_answer_that_uses_a_made_up_frame_is_rewound_to_a_frame_the_notebook_has():
-    """The embedded model, left free, writes `hives["..."] = data["..."]...` (NameError: there is no `data`);
-    guarded, the engine goes back to `data` and writes a frame the variables summary lists."""
+    """The embedded model, left free, filters a frame it made up (`subset = staff[staff["wind_kmh"] > 10]`:
+    NameError, there is no `staff`); guarded, the engine goes back to `staff` and writes, after the same space, a
+    frame the variables summary lists."""
     from jupyter_codegen import assistant
     from jupyter_codegen.context import Cell
     from jupyter_codegen.model_store import EngineSettings, load_engine
 
     engine = load_engine("default", EngineSettings(progress=False))
-    frame = HIVES.assign(inspected=pd.Timestamp("2024-04-06"), frames_brood=5, queen_seen=True)
-    before = [Cell("code", 'import pandas as pd\nhives = pd.read_csv("hives.csv", parse_dates=["inspected"])')]
-    variables = summarize_namespace({"hives": frame})
-    request = "How many hives were inspected per apiary?"  # the step-1284 model, free: ... = data["energy_kwh_..."]
+    frame = pd.DataFrame({"station": ["Ridge"], "taken": [pd.Timestamp("2024-01-02")], "snow_cm": [12.0],
+                          "temp_c": [-3.5], "wind_kmh": [22], "observer": ["Kim"]})
+    before = [Cell("code", 'import pandas as pd\nobs = pd.read_csv("snow.csv", parse_dates=["taken"])')]
+    variables = summarize_namespace({"obs": frame})
+    request = "rows where wind is above 10"  # the step-2074 model, free: subset = staff[staff["wind_kmh"] > 10]
     options = GenerationOptions(max_new_tokens=48)
     free = assistant.codegen(engine, request, before, options.with_(guard_columns=False), variables=variables)
     shown: list[str] = []
     guarded = assistant.codegen(engine, request, before, options, variables=variables, on_update=shown.append)
 
     def loaded(code):
-        return {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        tree = ast.parse(code)
+        bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - bound
 
-    assert loaded(free.code) - {"hives", "pd"}  # the case this test is about
-    assert loaded(guarded.code) <= {"hives", "pd"}, guarded.code
+    assert loaded(free.code) - {"obs", "pd"}  # the case this test is about
+    assert loaded(guarded.code) <= {"obs", "pd"}, guarded.code
+    assert " = obs" in guarded.code and " =obs" not in guarded.code  # the space the rewind cut came back
     assert all(b.startswith(a) for a, b in zip(shown, shown[1:]))  # the stream only grew: a rewind was never shown
-    made_up = loaded(free.code) - {"hives", "pd"}
+    made_up = loaded(free.code) - {"obs", "pd"}
     assert not any(f"{name}[" in text or f"{name}." in text for text in shown for name in made_up)
 
 
