@@ -428,3 +428,22 @@ def test_requests_also_name_columns_by_meaning(plans):
     col = with_alias[0]
     said = {Words(random.Random(i)).col(col, exact=False) for i in range(200)}
     assert set(col.aliases) <= said and (col.phrase in said or col.name in said)
+
+
+def test_some_tables_carry_columns_of_another_domain(plans, generated):
+    """A quarter of tables also hold one to three columns of another domain, whose words none of the table's own
+    columns use, so only the request (not the domain) says which column it means; such conversations are kept and
+    record their guest columns."""
+    from model.synth import tables
+
+    mixed = [t for _, t, _ in plans if t.guests]
+    assert abs(len(mixed) / len(plans) - tables.MIXED_SHARE) < 0.08, len(mixed) / len(plans)
+    for t in mixed:
+        own = {w for s in t.domain.specs for w in (*s.words, *s.key.split("_"))}
+        assert 1 <= len(t.guests) <= 3 and t.guests[0] is not t.columns[0]
+        for c in t.guests:
+            assert c.spec not in t.domain.specs and not set(c.spec.words) & own
+    assert not tables.make_table(random.Random(0), tables.DOMAINS[0]).guests  # a given domain stays itself
+    assert tables.make_table(random.Random(0), tables.DOMAINS[0], mix=True).guests
+    kept = [d for _, res in generated for d in res.documents if d["guests"]]
+    assert kept and all(g in d["text"] for d in kept for g in d["guests"])

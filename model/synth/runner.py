@@ -255,6 +255,7 @@ def conversation(session: Session, index: int, seed: int, per_turn: bool = False
         d["seed"] = key
         d["domain"] = table.domain.name
         d["invented"] = table.invented
+        d["guests"] = [c.name for c in table.guests]
     stats.documents += len(docs)
     stats.no_document += not docs
     return Result(index, key, docs, stats, examined[0] if examined else None)

@@ -587,6 +587,8 @@ class Table:
     extra: dict = field(default_factory=dict)
     invented: bool = False
     """Table, file and column names are all invented words."""
+    guests: list[Column] = field(default_factory=list)
+    """Columns from another domain (see `_guest_specs`)."""
 
     def col(self, name: str) -> Column:
         for c in self.columns:
@@ -666,12 +668,34 @@ def _draw(spec: Spec, n: int, rng: np.random.Generator, drawn: dict[str, np.ndar
     return _round(_clip(values, lo, hi), decimals)
 
 
+MIXED_SHARE = 0.25
+"""Share of tables (of a randomly drawn domain) that also carry a few columns of another domain."""
+
+
+def _guest_specs(rng: random.Random, domain: Domain) -> list[Spec]:
+    """One to three plain columns of another domain, none of whose words any column of `domain` uses.
+
+    Real files carry columns nobody would guess from the rest (a sales export with a `bmi` column is odd, one with
+    `wind_kmh` next to `takings` is not), and a model taught only tidy domains learns which column a domain's
+    requests usually mean instead of reading which column the request names. With strangers in the table, the
+    request's words are the only guide."""
+    guest = rng.choice([d for d in DOMAINS if d is not domain])
+    taken_words = {w for s in domain.specs for w in s.words} | {w for s in domain.specs for w in s.key.split("_")}
+    keys = {s.key for s in domain.specs}
+    pool = [s for s in guest.specs if s.kind in ("cat", "num", "int", "bool") and s.key not in keys
+            and not (set(s.words) | set(s.key.split("_"))) & taken_words]
+    return rng.sample(pool, min(len(pool), rng.randint(1, 3)))
+
+
 def make_table(rng: random.Random, domain: Domain | None = None, nrows: int | None = None,
-               invent: bool | None = None) -> Table:
+               invent: bool | None = None, mix: bool | None = None) -> Table:
     """A random table of a random (or given) domain; its file and column names are drawn by `names` (with
-    `invent`, or in INVENTED_DOMAIN_SHARE of tables, all invented)."""
+    `invent`, or in INVENTED_DOMAIN_SHARE of tables, all invented). With `mix` (or, for a random domain, in
+    MIXED_SHARE of tables) a few columns of another domain join it (`_guest_specs`)."""
     nrng = np.random.default_rng(rng.getrandbits(63))
+    mix = (domain is None and rng.random() < MIXED_SHARE) if mix is None else mix
     domain = domain or rng.choice(DOMAINS)
+    guests = _guest_specs(rng, domain) if mix else []
     specs = list(domain.specs)
     must = [s for s in specs if s.kind in ("id", "date")][:1]
     rest = [s for s in specs if s not in must]
@@ -687,6 +711,8 @@ def make_table(rng: random.Random, domain: Domain | None = None, nrows: int | No
             chosen.add(s.key)
             have.append(s)
     specs = [s for s in specs if s.key in chosen]
+    for guest in guests:  # anywhere after the first column
+        specs.insert(rng.randint(1, len(specs)), guest)
     if rng.random() < 0.25:  # not every file keeps its columns in a tidy order
         head, tail = specs[:1], specs[1:]
         rng.shuffle(tail)
@@ -752,6 +778,7 @@ def make_table(rng: random.Random, domain: Domain | None = None, nrows: int | No
     rows_word = rng.choice(["rows", "records", "entries"]) if invented else domain.rows
     table = Table(domain, columns, frame, stem, rows_word)
     table.invented = invented
+    table.guests = [c for c in columns if c.spec in guests]
     if domain.lookup is not None and domain.lookup.stem != stem and any(c.spec.key == domain.lookup.key for c in columns):
         table.lookup = make_lookup(rng, nrng, table, style)
     return table
