@@ -313,7 +313,7 @@ def test_an_answer_that_reads_a_made_up_column_at_a_statement_start_is_rewound_a
     frame = HIVES.assign(inspected=pd.Timestamp("2024-04-06"), frames_brood=5, queen_seen=True)
     before = [Cell("code", 'import pandas as pd\nhives = pd.read_csv("hives.csv", parse_dates=["inspected"])')]
     variables = summarize_namespace({"hives": frame})
-    request = "list the distinct apiaries"  # the step-1284 model, free: hives["energy_kw"].nunique()
+    request = "list the distinct apiaries"  # the step-2074 model, free: hives["enroll_date"].unique()
     options = GenerationOptions(max_new_tokens=48)
     free = assistant.codegen(engine, request, before, options.with_(guard_columns=False), variables=variables)
     shown: list[str] = []
