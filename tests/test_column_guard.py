@@ -303,7 +303,7 @@ def test_the_embedded_model_reads_only_columns_the_frame_has():
 
 
 def test_an_answer_that_reads_a_made_up_column_at_a_statement_start_is_rewound_and_never_shows_it():
-    """The embedded model, left free, begins `hives["<made-up>"].nunique()`; guarded, the engine goes back to the
+    """The embedded model, left free, begins `hives["<made-up>"].unique()`; guarded, the engine goes back to the
     literal and writes a real column, and what streamed to the user only ever grew."""
     from jupyter_codegen import assistant
     from jupyter_codegen.context import Cell
