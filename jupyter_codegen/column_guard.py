@@ -241,12 +241,10 @@ class ColumnScanner:
     """With `violated`: a statement-start literal (at this offset) named no column and was then read."""
     guard_at: frozenset[int] = frozenset()
     """Offsets of statement-start literals to guard all the same (they were read: see rewind_at)."""
-    lead: tuple[int, str] | None = None
-    """(offset, text): the white space a rewind cut off before a name, which the text written again must repeat
-    (so `x = films` becomes `x = sales`, not `x =sales`)."""
-    name_at: frozenset[int] = frozenset()
-    """Offsets where a made-up frame name was cut off: a name must be written there (white space moves it on), so
-    the model cannot step round the guard with `x = (` and the made-up name on the next line."""
+    name_at: tuple[tuple[int, str], ...] = ()
+    """(offset, white space) where a rewind cut off a made-up frame name: the text written again repeats the white
+    space the cut took (`x = sales`, not `x =sales`) and then a name (not `x = (` with the made-up name on the next
+    line)."""
     unresolved: list[tuple[int, str, str]] = field(default_factory=list)
     """(offset, frame, name) of each statement-start literal that named no column (`df["x"]`, `df[["x", "y"]]`),
     until what follows the subscript says why."""
@@ -281,9 +279,10 @@ class ColumnScanner:
 
     @classmethod
     def over(cls, known: KnownColumns, guard_at: frozenset[int] = frozenset(),
-             lead: tuple[int, str] | None = None, name_at: frozenset[int] = frozenset()) -> "ColumnScanner":
+             name_at: tuple[tuple[int, str], ...] = ()) -> "ColumnScanner":
         columns = {name: frozenset(cols) for name, cols in known.frames}
-        scanner = cls(columns, guard_at=guard_at, lead=lead, name_at=name_at, frame_names=frozenset(known.frame_names) | frozenset(columns),
+        scanner = cls(columns, guard_at=guard_at, name_at=name_at,
+                      frame_names=frozenset(known.frame_names) | frozenset(columns),
                       names=frozenset(known.names) if known.names is not None else None)
         # Offsets count from the generated text: the prefix's are negative (a rewind there starts from nothing).
         scanner.pos = -len(known.line_prefix)
@@ -362,15 +361,10 @@ class ColumnScanner:
         self.unresolved, self.awaiting = [], False
 
     def _char(self, c: str) -> None:
-        if self.lead is not None and 0 <= self.pos - self.lead[0] < len(self.lead[1]):
-            if c != self.lead[1][self.pos - self.lead[0]]:
-                self.violated = True  # the white space before a name written again must come back
-                return
-        if self.pos in self.name_at and self.string is None and not self.comment:
-            if c in " \t":
-                self.name_at = self.name_at | {self.pos + 1}
-            elif not _IDENT.match(c):
-                self.violated = True  # a name was cut off here: a name comes back
+        for start, space in self.name_at:
+            i = self.pos - start
+            if (0 <= i < len(space) and c != space[i]) or (i == len(space) and not _IDENT.match(c)):
+                self.violated = True  # a name was cut off here: the same white space, then a name
                 return
         if self.string is not None:
             self._in_string(c)
@@ -828,19 +822,17 @@ class ColumnGuard:
 
     def rewind(self, row: int, kept: int | None = None) -> None:
         """Starts the scanner over with the rewind point guarded. `kept` is how much text the engine kept (it cuts
-        at a token boundary): a name is guarded from there, since the token that writes it again may bring the
-        space before it or not."""
+        at a token boundary, often before the space ahead of a name): a name comes back after the same white space."""
         scanner = self.scanners[row]
         assert scanner.rewind_at is not None
-        point, lead = scanner.rewind_at, scanner.lead
+        point, name_at = scanner.rewind_at, scanner.name_at
         if scanner.rewind_name and kept is not None and kept <= point:
-            cut = scanner.fed[kept:point] if kept >= 0 else ""
-            if cut and not cut.strip(" \t"):
-                lead = (kept, cut)  # the name comes back after the same spaces
+            cut = scanner.fed[kept:point] if kept >= 0 else None
+            if cut is not None and (cut == "" or cut.isspace()):
+                name_at += ((kept, cut),)  # the name comes back after the same white space
             else:
                 point = kept
-        name_at = scanner.name_at | {point} if scanner.rewind_name else scanner.name_at
-        self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at | {point}, lead, name_at)
+        self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at | {point}, name_at)
 
     def end(self, row: int, text: str) -> int | None:
         """The candidate ends with `text`; the rewind point if its last statement read a literal that named no
@@ -862,8 +854,7 @@ class ColumnGuard:
     def _sync(self, row: int, text: str) -> ColumnScanner | None:
         scanner = self.scanners[row]
         if not text.startswith(scanner.fed):  # the decoded text changed: read it anew
-            scanner = self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at, scanner.lead,
-                                                              scanner.name_at)
+            scanner = self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at, scanner.name_at)
         if text.endswith("\ufffd"):
             return None  # half a character: wait for the rest
         scanner.feed(text[len(scanner.fed):])
