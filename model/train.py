@@ -367,9 +367,20 @@ def token_bytes(tokenizer, vocab_size: int) -> np.ndarray:
 # -- schedule ---------------------------------------------------------------------------------------------------
 
 
-def learning_rate(step: int, peak: float, warmup: int, total: int, min_ratio: float, rewarm_from: int = -1, rewarm: int = 0) -> float:
+def learning_rate(step: int, peak: float, warmup: int, total: int, min_ratio: float, rewarm_from: int = -1,
+                  rewarm: int = 0, rewarm_peak: float | None = None) -> float:
     """Linear warmup, cosine decay to min_ratio * peak at `total`, constant after; plus an optional linear
-    re-warmup over `rewarm` steps from `rewarm_from` (after a resume that restarted the optimizer)."""
+    re-warmup over `rewarm` steps from `rewarm_from` (after a resume that restarted the optimizer).
+
+    With `rewarm_peak`, the re-warmup climbs to that rate instead and a cosine of its own takes it back to the same
+    floor at `total` ("re-warm and re-decay", Ibrahim et al. 2024): a run resumed near the end of the first cosine
+    otherwise spends every later session at barely above the floor rate."""
+    if rewarm_peak is not None and rewarm_from >= 0 and step >= rewarm_from:
+        if step < rewarm_from + rewarm:
+            return rewarm_peak * (step - rewarm_from + 1) / rewarm
+        floor = min_ratio * peak
+        progress = min(1.0, (step - rewarm_from - rewarm) / max(1, total - rewarm_from - rewarm))
+        return floor + (rewarm_peak - floor) * 0.5 * (1 + math.cos(math.pi * progress))
     if step < warmup:
         lr = peak * (step + 1) / warmup
     else:
@@ -480,6 +491,8 @@ class Settings:
     min_lr_ratio: float = 0.1
     warmup: int = 300
     rewarm: int = 100
+    rewarm_peak: float | None = None
+    """The learning rate a re-warmup climbs to (then a cosine of its own to the floor); None: the first cosine's."""
     weight_decay: float = 0.1
     clip: float = 1.0
     total_steps: int | None = None
@@ -614,13 +627,15 @@ def train(s: Settings) -> dict:
     step, tokens_seen, train_seconds = 0, 0, 0.0
     run_id = hashlib.sha256(f"{time.time()}-{os.getpid()}".encode()).hexdigest()[:12]
     rewarm_from = -1
+    rewarm_peak: float | None = None
     how = "fresh"
     if resumed:
         step, tokens_seen = resumed["step"], resumed["tokens"]
         train_seconds = resumed.get("train_seconds", 0.0)
         run_id = resumed["run_id"]
         rewarm_from = resumed.get("rewarm_from", -1)
-        exact = False
+        rewarm_peak = resumed.get("rewarm_peak")
+        exact, rewarm_starts = False, False
         if state_file.is_file():
             st = torch.load(state_file, map_location="cpu", weights_only=False)
             if st["step"] == step and st["run_id"] == run_id:
@@ -637,7 +652,7 @@ def train(s: Settings) -> dict:
                 packer = Packer(sources, s.seq_len, rows, masking, s.seed + step, tokenizer)
                 how = "weights and optimizer from the state folder; data changed, new data order"
         else:
-            rewarm_from = step
+            rewarm_from, rewarm_starts = step, True
             how = "weights and step from the checkpoint; optimizer restarted with a re-warmup"
             if same_data:
                 try:
@@ -651,8 +666,13 @@ def train(s: Settings) -> dict:
         if exact and s.total_steps > resumed["total_steps"] and step >= resumed["total_steps"]:
             # The old horizon ended at the floor LR; jumping straight back up the new cosine would shock the
             # optimizer, so a longer run re-warms as a restarted one does.
-            rewarm_from = step
+            rewarm_from, rewarm_starts = step, True
             how += f"; horizon extended from {resumed['total_steps']} to {s.total_steps}, re-warmup"
+        if rewarm_starts:
+            rewarm_peak = s.rewarm_peak  # a re-warmup starts here: it climbs to this call's peak (None: the first cosine)
+        elif s.rewarm_peak is not None:
+            raise SystemExit("--rewarm-peak applies only where a re-warmup starts (an optimizer restart or a longer "
+                             "horizon); this resume continues the current one, so leave it out.")
         for name in (TRAIN_LOG, EVAL_LOG):
             _truncate_log(out / name, step)
 
@@ -682,6 +702,7 @@ def train(s: Settings) -> dict:
             "total_steps": s.total_steps,
             "run_id": run_id,
             "rewarm_from": rewarm_from,
+            "rewarm_peak": rewarm_peak,
             "parameters": total_params,
             "parameters_without_embeddings": body_params,
             "data_fingerprint": fingerprint,
@@ -730,7 +751,7 @@ def train(s: Settings) -> dict:
             if elapsed + step_seconds * 1.5 >= budget:
                 break
             t0 = time.monotonic()
-            lr = learning_rate(step, s.lr, s.warmup, s.total_steps, s.min_lr_ratio, rewarm_from, s.rewarm)
+            lr = learning_rate(step, s.lr, s.warmup, s.total_steps, s.min_lr_ratio, rewarm_from, s.rewarm, rewarm_peak)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             masked_before = packer.masked_tokens
@@ -880,6 +901,8 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Na
     p.add_argument("--min-lr-ratio", type=float, default=d.min_lr_ratio)
     p.add_argument("--warmup", type=int, default=d.warmup, help="warmup steps")
     p.add_argument("--rewarm", type=int, default=d.rewarm, help="re-warmup steps after a resume without optimizer state")
+    p.add_argument("--rewarm-peak", type=float, help="learning rate the re-warmup climbs to, then a cosine of its own "
+                   "to the floor at --total-steps (default: back onto the first cosine)")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--total-steps", type=int, help="cosine horizon (default: what --hours allows at the measured speed)")
     p.add_argument("--p-cm", type=float, default=d.p_cm, help="probability that a document segment is causally masked")
@@ -900,7 +923,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Na
     s = Settings(
         data=a.data, tokenizer=a.tokenizer, out=a.out, state=a.state, size=a.size, seq_len=a.seq_len,
         micro_batch=a.micro_batch, accum=a.accum, lr=a.lr, min_lr_ratio=a.min_lr_ratio, warmup=a.warmup,
-        rewarm=a.rewarm, weight_decay=a.weight_decay, total_steps=a.total_steps, p_cm=a.p_cm, p_line=a.p_line, seed=a.seed,
+        rewarm=a.rewarm, rewarm_peak=a.rewarm_peak, weight_decay=a.weight_decay, total_steps=a.total_steps, p_cm=a.p_cm, p_line=a.p_line, seed=a.seed,
         hours=a.hours, max_steps=a.max_steps, threads=a.threads, bf16=bf16_choice(a), log_every=a.log_every,
         eval_every=a.eval_every, eval_tokens=a.eval_tokens, save_minutes=a.save_minutes, resume=a.resume, cache=a.cache,
     )

@@ -122,6 +122,16 @@ def test_learning_rate_schedule():
     assert learning_rate(50, 1.0, 10, 100, 0.1, rewarm_from=50, rewarm=10) == pytest.approx(learning_rate(50, 1.0, 10, 100, 0.1) / 10)
 
 
+def test_a_rewarm_peak_climbs_to_it_and_decays_to_the_same_floor_by_the_horizon():
+    def lr(step):
+        return learning_rate(step, 1.0, 10, 100, 0.1, rewarm_from=80, rewarm=5, rewarm_peak=0.5)
+
+    assert lr(79) == pytest.approx(learning_rate(79, 1.0, 10, 100, 0.1))  # before the re-warmup: the first cosine
+    assert lr(80) == pytest.approx(0.1) and lr(84) == pytest.approx(0.5)
+    assert lr(84) > lr(90) > lr(99) > lr(100) == pytest.approx(0.1) == lr(300)
+    assert lr(84) > 2 * learning_rate(84, 1.0, 10, 100, 0.1)  # the point: well above the old cosine's tail
+
+
 def _settings(work, sources, name, **kw):
     base = dict(
         data=sources, tokenizer=str(work / "tok"), out=str(work / name / "ckpt"), state=str(work / name / "state"),
@@ -180,6 +190,22 @@ def test_extending_a_finished_horizon_rewarms_instead_of_jumping_up_the_new_cosi
     with open(work / "extend" / "ckpt" / "train_log.csv", newline="") as f:
         lrs = {int(r["step"]): float(r["lr"]) for r in csv.DictReader(f)}
     assert lrs[5] < lrs[4] * 2  # no jump: the first step after the old horizon starts low again
+
+
+def test_a_restart_with_a_rewarm_peak_keeps_that_schedule_when_resumed_again(setup):
+    work, sources, _ = setup
+    train(_settings(work, sources, "peak", max_steps=3, total_steps=10))
+    shutil.rmtree(work / "peak" / "state")  # a fresh machine: AdamW restarts
+    restarted = train(_settings(work, sources, "peak", max_steps=5, total_steps=10, rewarm=2, rewarm_peak=1e-2, resume=True))
+    assert restarted["rewarm_from"] == 3 and restarted["rewarm_peak"] == 1e-2
+    again = train(_settings(work, sources, "peak", max_steps=7, total_steps=10, rewarm=2, resume=True))
+    assert again["rewarm_peak"] == 1e-2  # the schedule is the checkpoint's, not this call's default
+    with open(work / "peak" / "ckpt" / "train_log.csv", newline="") as f:
+        lrs = [float(r["lr"]) for r in csv.DictReader(f)]
+    assert max(lrs) == pytest.approx(1e-2)  # above the first cosine's 3e-3 peak: the re-warmup went to its own
+    assert lrs[-1] < max(lrs)  # and decays from there
+    with pytest.raises(SystemExit, match="rewarm-peak"):
+        train(_settings(work, sources, "peak", max_steps=8, total_steps=10, rewarm_peak=5e-3, resume=True))
 
 
 def test_bf16_autocast_is_chosen_by_the_cpu_unless_asked_for():
