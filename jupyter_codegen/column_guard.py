@@ -276,6 +276,13 @@ class ColumnScanner:
     """A def, class or lambda was read: its parameters are names the scanner does not track."""
     rewind_name: bool = False
     """With `rewind_at`: what is written again is a name (a made-up frame), not a literal."""
+    lead: str | None = None
+    """The statement so far is this one name (it may be an assignment's target)."""
+    target: str | None = None
+    """The name this statement assigns (`subset = ...`): at its end it is a frame with known columns or no
+    guarded frame at all."""
+    value_first: str | None = None
+    """The name the assigned value begins with."""
 
     @classmethod
     def over(cls, known: KnownColumns, guard_at: frozenset[int] = frozenset(),
@@ -420,6 +427,8 @@ class ColumnScanner:
             self.guard_at = self.guard_at | {self.pos + 1}  # the guarded name or literal starts after the space
         if c in " \t\r\\":
             return
+        if c != "=":
+            self.lead = None  # `a.b =`, `a[0] =`, `a, b =`, `a += 1`: not one name assigned
         if self.name_check is not None:
             self._check_name(c)
             if self.violated:
@@ -474,12 +483,27 @@ class ColumnScanner:
             self._statement_end()
 
     def _statement_end(self) -> None:
+        if self.target is not None:
+            self._assigned(self.target)
+        self.lead = self.target = self.value_first = None
         self.statement_start, self.chain, self.last = True, None, ""
         if self.binding in ("import", "targets"):
             self.binding = None
         for frame, name in self.made:
             self.columns[frame] = self.columns[frame] | {name}
         self.made = []
+
+    def _assigned(self, name: str) -> None:
+        """`name = <value>` ended. A value that is still a known frame's rows and columns (`obs[obs["x"] > 1]`,
+        `obs.dropna().head()`: the chain of KEEP_COLUMNS) makes `name` a frame with (at most) its columns; any
+        other value (`obs.rename(...)`, `obs["x"]`, `pd.read_csv(...)`) leaves `name` unguarded, since the guard must
+        never forbid a column the frame really has."""
+        chain = self.chain
+        source = self.columns.get(chain.frame) if chain is not None else None
+        if source is not None and chain.attribute is None and chain.frame == self.value_first:
+            self.columns[name] = source
+        else:
+            self.columns.pop(name, None)
 
     def _element_goes_on(self) -> None:
         """Something other than a whole literal follows in the innermost bracket's element."""
@@ -505,6 +529,7 @@ class ColumnScanner:
                 top.element_start = True
             else:
                 self.value_start = True  # `x = films...`: the value's first name may be a made-up frame
+                self.target, self.lead = self.lead, None
                 if self.binding == "targets":
                     self.binding = None
         self.last_ident_was_keyword = False
@@ -552,6 +577,11 @@ class ColumnScanner:
     def _end_ident(self) -> None:
         name, self.ident = self.ident, ""
         after_dot, at_element = self.ident_after_dot, self.ident_at_element
+        if not after_dot and not self.stack:
+            if self.statement_start:
+                self.lead = name
+            elif self.ident_value and self.target is not None and self.value_first is None:
+                self.value_first = name
         if self.ident_guarded and name not in self.frame_names:
             self.violated = True
             return

@@ -112,6 +112,41 @@ def test_a_statement_start_literal_is_free_until_it_turns_out_to_be_a_read(code,
         assert again.violated and again.rewind_at is None  # guarded this time
 
 
+@pytest.mark.parametrize("code, guarded", [
+    # a value that keeps the frame's rows and columns: the new name reads the same columns
+    ('subset = hives[hives["varroa_count"] > 10]\nsubset.groupby("', "subset"),
+    ('top = hives.sort_values("honey_kg").head(3)\nx = top["', "top"),
+    ('calm = hives.loc[hives.temperament == "calm"]; calm.plot(x="', "calm"),
+    ('hives = hives.dropna()\nx = hives["', "hives"),
+    ('by_apiary = hives.groupby("apiary")\nx = by_apiary["', "by_apiary"),
+    # anything else: the name is no guarded frame, whatever it was before
+    ('hives = hives.rename(columns={"apiary": "site"})\nhives.groupby("', None),
+    ('hives = hives.assign(kg=1)\nx = hives["', None),
+    ('hives = pd.read_csv("other.csv")\nx = hives["', None),
+    ('s = hives["honey_kg"]\nx = s["', None),
+    ('s = hives.loc[hives.honey_kg > 1, "apiary"]\nx = s["', None),
+    ('n = hives.shape\nx = n["', None),
+    ('x = 2 * hives\ny = x["', None),
+    ('hives2 = hives.groupby("apiary").sum()\nx = hives2["', None),
+    ('a, b = hives, hives\nx = a["', None),
+    ('hives.x = hives[hives.honey_kg > 1]\nx = hives["', "hives"),
+    ('other = hives[hives.honey_kg > 1] if True else None\nx = other["', None),
+])
+def test_an_assigned_name_reads_the_columns_its_value_keeps(code, guarded):
+    """`subset = hives[mask]` is a frame with hives's columns; `hives = hives.rename(...)` no longer has them, and
+    the guard must never forbid a column a frame really has."""
+    scanner = ColumnScanner.over(KNOWN)
+    scanner.feed(code)
+    assert not scanner.violated
+    assert scanner.guarded == guarded
+
+
+def test_a_derived_frame_refuses_a_made_up_column():
+    scanner = ColumnScanner.over(KNOWN)
+    scanner.feed('subset = hives[hives["varroa_count"] > 10]\nsubset.groupby("Meadow")')
+    assert scanner.violated
+
+
 def test_a_rewind_into_an_infills_left_side_starts_the_fill_anew():
     scanner = ColumnScanner.over(KNOWN.after('hives["'))
     scanner.feed('max_ip"].sum()')
