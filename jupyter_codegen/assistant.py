@@ -72,15 +72,16 @@ def prompt_budget(
 
 
 def _with_columns(
-    options: GenerationOptions, variables: str | None, before: list[Cell], also: str = ""
+    options: GenerationOptions, variables: str | None, before: list[Cell], also: str = "", whole: bool = False
 ) -> GenerationOptions:
     """Options that keep column literals to the frames' real columns, as the variables summary lists them, and
     frame names to names the notebook has: the summary's, the context cells' bindings, and every name in `also`
-    (an infill cell's own code, which may bind names above the hole)."""
+    (an infill cell's own code, which may bind names above the hole). `whole`: the answer is a whole cell, which
+    may not end inside a bracket or a string."""
     if not options.guard_columns or options.columns is not None:
         return options
     known = known_columns(variables)
-    known = known.with_names(_defined_names(before, variables) | set(_NAME.findall(also)))
+    known = replace(known.with_names(_defined_names(before, variables) | set(_NAME.findall(also))), whole=whole)
     return options.with_(columns=known) if known else options
 
 
@@ -131,7 +132,7 @@ def codegen(
     fmt = engine.format
     context = build_request_context(before, request.strip(), fmt.document, engine.count_tokens, budget, variables)
     prompt = fmt.continuation(context.text)
-    asked = _with_columns(options, variables, before).with_(stop=prompt.stop + options.stop)
+    asked = _with_columns(options, variables, before, whole=True).with_(stop=prompt.stop + options.stop)
     options = _sampling(asked)
     text_so_far: list[str] = []
 

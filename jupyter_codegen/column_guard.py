@@ -54,6 +54,9 @@ class KnownColumns:
     names: tuple[str, ...] | None = None
     """Every name the notebook has (the summary's, the context cells' bindings); None when unknown (a cut
     summary), and then frame names are not guarded."""
+    whole: bool = False
+    """The text is a whole cell (a `%%codegen` answer, not a fill between code on both sides): it may not end
+    inside a bracket or a string, which would only be a SyntaxError."""
 
     def as_dict(self) -> dict[str, tuple[str, ...]]:
         return dict(self.frames)
@@ -318,6 +321,18 @@ class ColumnScanner:
             return False
         # After a rewind the text may stop short of the name (at the space before it): the next token writes it.
         return (bool(self.ident) and self.ident_guarded) or (not self.ident and any(p >= self.pos for p in self.guard_at))
+
+    @property
+    def unclosed(self) -> bool:
+        """A bracket or a string literal is open: code that ended here would not parse."""
+        return bool(self.stack) or self.string is not None
+
+    @property
+    def closer(self) -> str | None:
+        """What closes the innermost open bracket or string (None for a triple-quoted string)."""
+        if self.string is not None:
+            return None if self.string.triple else self.string.quote
+        return {"(": ")", "[": "]", "{": "}"}[self.stack[-1].char] if self.stack else None
 
     @property
     def uncertain_from(self) -> int | None:
@@ -794,17 +809,27 @@ class ColumnGuard:
 
     SHORTLIST = 256
 
-    def __init__(self, known: KnownColumns, token_texts: Sequence[str], quote_tokens: np.ndarray, candidates: int):
+    def __init__(self, known: KnownColumns, token_texts: Sequence[str], quote_tokens: np.ndarray, candidates: int,
+                 stops: Sequence[str] = (), end_ids: Iterable[int] = ()):
         self.known = known
         self.token_texts = token_texts
         self.quote_tokens = quote_tokens
         self.scanners = [ColumnScanner.over(known) for _ in range(candidates)]
+        self.stops = tuple(s for s in stops if s)
+        self.end_ids = frozenset(end_ids)
+        firsts = {s[0] for s in self.stops}
+        # The tokens that can end a whole cell: end of text, and those that can complete a stop string.
+        self.ending_tokens = sorted(self.end_ids | {i for i, text in enumerate(token_texts) if firsts & set(text)})
+        self.closers = {text: i for i, text in enumerate(token_texts) if text in (")", "]", "}", '"', "'")}
 
     def restrict(self, row: int, text: str, logits: np.ndarray, greedy: bool) -> np.ndarray:
-        """`logits` (one row) with the tokens that would misspell a column set to -inf; unchanged when none would."""
+        """`logits` (one row) with the tokens that would misspell a column set to -inf, and in a whole cell those
+        that would end it inside a bracket or a string; unchanged when none would."""
         scanner = self._sync(row, text)
         if scanner is None or scanner.violated:
             return logits
+        if self.known.whole and scanner.unclosed:
+            logits = self._without_endings(text, logits, self.closers.get(scanner.closer or ""))
         inside = scanner.guarded is not None or scanner.name_guarded
         return self._greedy(scanner, logits, inside) if greedy else self._sampled(scanner, logits, inside)
 
@@ -840,6 +865,23 @@ class ColumnGuard:
         masked = np.full_like(logits, -np.inf)
         masked[keep] = logits[keep]
         return masked
+
+    def _without_endings(self, text: str, logits: np.ndarray, closer: int | None) -> np.ndarray:
+        """The model may not stop while a bracket or string is open (`round(x.corr(y)` then end of cell): the
+        tokens that would end the cell are removed, and where ending was the likeliest choice their probability goes
+        to the token that closes the innermost one, so where the model meant to stop it closes what it opened first (left only free to go on,
+        it writes on inside the bracket: `round(x.corr(y)\nplt.show()\nplt.show()...`)."""
+        longest = max((len(s) for s in self.stops), default=1)
+        tail = text[len(text) - longest + 1:] if longest > 1 else ""
+        ending = [t for t in self.ending_tokens if t < len(logits) and logits[t] > -np.inf and (
+            t in self.end_ids or any(s in tail + self.token_texts[t] for s in self.stops))]
+        if not ending or len(ending) == len(logits):
+            return logits
+        kept = logits.copy()
+        if closer is not None and closer < len(logits) and int(logits.argmax()) in ending:
+            kept[closer] = np.logaddexp.reduce(logits[[closer, *ending]])
+        kept[ending] = -np.inf
+        return kept
 
     def observe(self, row: int, text: str) -> int | None:
         """Reads the candidate's text so far; where to write it again from if a statement-start literal that named

@@ -198,7 +198,7 @@ class OnnxEngine:
             self._token_texts = texts + ["\x00"] * (size - len(texts))
             self._quote_tokens = np.array([i for i, t in enumerate(self._token_texts) if '"' in t or "'" in t],
                                           dtype=np.int64)
-        return ColumnGuard(options.columns, self._token_texts, self._quote_tokens, n)
+        return ColumnGuard(options.columns, self._token_texts, self._quote_tokens, n, options.stop, self.eos_ids)
 
     def _prompt_ids(self, prompt: str) -> list[int]:
         ids = self.tokenizer.encode(prompt)

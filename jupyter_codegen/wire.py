@@ -96,6 +96,8 @@ class Options(_Message):
     """Every DataFrame the variables summary lists (what a made-up frame name is written again as)."""
     names: list[str] | None = Field(None, max_length=100_000)
     """Every name the notebook has; None when the kernel does not know them all (frame names are then free)."""
+    whole_cell: bool = False
+    """The answer is a whole cell: the guard does not let it end inside a bracket or a string."""
 
     @classmethod
     def of(cls, options: GenerationOptions) -> "Options":
@@ -107,12 +109,13 @@ class Options(_Message):
             column_line_prefix=columns.line_prefix if columns else "",
             frame_names=list(columns.frame_names) if columns else [],
             names=list(columns.names) if columns and columns.names is not None else None,
+            whole_cell=bool(columns and columns.whole),
         )
 
     def known_columns(self) -> KnownColumns | None:
         known = KnownColumns(
             tuple((name, tuple(cols)) for name, cols in (self.columns or {}).items()), self.column_line_prefix,
-            tuple(self.frame_names), tuple(self.names) if self.names is not None else None,
+            tuple(self.frame_names), tuple(self.names) if self.names is not None else None, self.whole_cell,
         )
         return known if known else None
 
@@ -121,7 +124,7 @@ class Options(_Message):
         given = {name: getattr(self, name) for name in self.model_fields_set}
         if "stop" in given:
             given["stop"] = tuple(given["stop"])
-        for part in ("column_line_prefix", "frame_names", "names"):
+        for part in ("column_line_prefix", "frame_names", "names", "whole_cell"):
             given.pop(part, None)
         if "columns" in given or self.model_fields_set & {"frame_names", "names"}:
             given["columns"] = self.known_columns()

@@ -269,7 +269,35 @@ def test_an_infill_reads_the_code_before_the_hole_on_its_line():
     assert scanner.allows('apiary")') and not scanner.allows('region")')
 
 
-@pytest.mark.parametrize("known", [KNOWN.after("x = hives["), NAMED, KnownColumns(frame_names=("wide",), names=("wide",))])
+def test_a_whole_cell_may_not_end_inside_a_bracket_or_a_string():
+    """`round(race["t"].corr(race["age"])` and then the end of the cell is a SyntaxError: while a bracket or a
+    string is open, the tokens that end a whole cell (end of text, a stop string) are removed; a fill, which code
+    on its right may close, is left alone."""
+    from dataclasses import replace
+
+    from jupyter_codegen.column_guard import ColumnGuard
+
+    texts = ["<cell>", ")", "x", "\n", '"', "</cell>"]
+    eos = 6
+    logits = np.array([5.0, 1.0, 2.0, 0.5, 0.1, 4.0, 6.0])
+    whole = ColumnGuard(replace(KNOWN, whole=True), texts + [""], np.array([4]), 1, stops=("<cell>", "</cell>"),
+                        end_ids={eos})
+    kept = whole.restrict(0, "x = round(hives.honey_kg.sum()", logits, greedy=True)
+    assert kept[0] == kept[5] == kept[eos] == -np.inf and kept[2] == 2.0
+    # where the model meant to stop, it closes the bracket: the ending tokens' probability goes to ")"
+    assert int(kept.argmax()) == 1 and np.isclose(np.exp(kept[1]), np.exp(logits[[0, 1, 5, 6]]).sum())
+    assert int(whole.restrict(0, "x = round(hives.honey_kg.sum())", logits, greedy=True).argmax()) == eos
+    assert int(whole.restrict(0, 'x = hives.query("honey_kg > 1', logits, greedy=False).argmax()) == 4  # the quote
+    likelier_x = logits.copy()
+    likelier_x[2] = 9.0  # ending is not the likeliest choice: the endings go, the rest is as it was
+    kept = whole.restrict(0, "x = round(hives.honey_kg.sum()", likelier_x, greedy=True)
+    assert kept[1] == 1.0 and int(kept.argmax()) == 2 and kept[eos] == -np.inf
+    fill = ColumnGuard(KNOWN, texts + [""], np.array([4]), 1, stops=("<cell>",), end_ids={eos})
+    assert int(fill.restrict(0, "x = round(hives.honey_kg.sum()", logits, greedy=True).argmax()) == eos
+
+
+@pytest.mark.parametrize("known", [KNOWN.after("x = hives["), NAMED, KnownColumns(frame_names=("wide",), names=("wide",)),
+                                   KnownColumns((("hives", ("a",)),), whole=True)])
 def test_the_wire_carries_the_columns_and_names_to_the_server(known):
     options = GenerationOptions(columns=known)
     sent = Options.model_validate_json(Options.of(options).model_dump_json())
