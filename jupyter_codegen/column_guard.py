@@ -18,6 +18,10 @@ then used as a frame (`films["time"]`, `films.dropna(...)`) but that the noteboo
 variables summary, not bound by the context's cells or earlier in the answer) would raise NameError; the engine
 rewinds to it and writes it again as one of the frames the summary lists. Only when that summary is whole (no
 "and N more variables"), and never inside a function, class or lambda, whose parameters the scanner does not read.
+
+The scanner follows assignments too: a name assigned a frame's rows (`subset = obs[mask]`) reads that frame's
+columns, and a frame assigned anything else is no longer guarded. And a whole cell (a `%%codegen` answer, not a
+fill) may not end while a bracket or string is open: where ending is the likeliest token, the closer comes instead.
 """
 
 from __future__ import annotations
@@ -868,9 +872,9 @@ class ColumnGuard:
 
     def _without_endings(self, text: str, logits: np.ndarray, closer: int | None) -> np.ndarray:
         """The model may not stop while a bracket or string is open (`round(x.corr(y)` then end of cell): the
-        tokens that would end the cell are removed, and where ending was the likeliest choice their probability goes
-        to the token that closes the innermost one, so where the model meant to stop it closes what it opened first (left only free to go on,
-        it writes on inside the bracket: `round(x.corr(y)\nplt.show()\nplt.show()...`)."""
+        tokens that would end the cell are removed, and where ending was the likeliest choice their probability
+        goes to the token that closes the innermost one, so where the model meant to stop it closes what it opened
+        first (only kept from ending, it writes on inside the bracket: `round(x.corr(y)\nplt.show()\n...`)."""
         longest = max((len(s) for s in self.stops), default=1)
         tail = text[len(text) - longest + 1:] if longest > 1 else ""
         ending = [t for t in self.ending_tokens if t < len(logits) and logits[t] > -np.inf and (
