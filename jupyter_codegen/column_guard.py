@@ -200,6 +200,9 @@ class _Bracket:
     """A list display standing where a column goes (`sales[["a", "b"]]`): its elements are columns of this frame."""
     data: str | None = None
     """A call's `data=` frame (seaborn)."""
+    keeps_columns: bool = True
+    """A `.loc`/`.iloc` subscript still selects a frame: its column part, if any, is a slice or a list
+    (`df.iloc[:, 0]` is a Series, whose labels are the rows')."""
 
 
 @dataclass
@@ -490,6 +493,7 @@ class ColumnScanner:
             self.chain = None
             if self.stack:
                 self.stack[-1].element_start = True
+                self.stack[-1].keeps_columns = True
         else:
             self._operator()
         self.last = c
@@ -742,6 +746,8 @@ class ColumnScanner:
         self.statement_start = False
 
     def _open_square(self) -> None:
+        if self.stack and self.stack[-1].role == "subscript" and self.stack[-1].position >= 1:
+            self.stack[-1].keeps_columns = True  # df.loc[mask, ["a", "b"]]: a list of columns, still a frame
         chain = self.chain
         follows_value = self.last and (_IDENT.match(self.last) or self.last in ")]\"'")
         if follows_value and chain is not None:
@@ -779,7 +785,8 @@ class ColumnScanner:
         self.chain = None
         if bracket.role == "call" and receiver is not None and bracket.method in KEEP_COLUMNS:
             self.chain = replace(receiver, plain=False, statement_root=False)
-        elif bracket.role == "subscript" and receiver is not None and not bracket.literal_element:
+        elif (bracket.role == "subscript" and receiver is not None and not bracket.literal_element
+              and bracket.keeps_columns):
             self.chain = replace(receiver, plain=False, statement_root=False)
         self._element_goes_on()
         self.statement_start = False
@@ -799,6 +806,8 @@ class ColumnScanner:
             top.keyword = None
             top.element_start = True
             top.literal_element = False
+            if top.role == "subscript" and top.method in ("loc", "iloc"):
+                top.keeps_columns = False  # until the column part shows a slice or a list
 
 
 # -- the guard the engine applies to each candidate's next token -------------------------------------------------

@@ -131,6 +131,11 @@ def test_a_statement_start_literal_is_free_until_it_turns_out_to_be_a_read(code,
     ('a, b = hives, hives\nx = a["', None),
     ('hives.x = hives[hives.honey_kg > 1]\nx = hives["', "hives"),
     ('other = hives[hives.honey_kg > 1] if True else None\nx = other["', None),
+    ('s = hives.iloc[:, 0]\nx = s["', None),  # a Series: its labels are the rows'
+    ('v = hives.iloc[0, 1]\nx = v["', None),
+    ('f = hives.iloc[:, 0:2]\nx = f["', "f"),
+    ('f = hives.loc[hives.honey_kg > 1, ["apiary", "honey_kg"]]\nx = f["', "f"),
+    ('row = hives.iloc[0]\nx = row["', "row"),  # a row: its labels are the columns
 ])
 def test_an_assigned_name_reads_the_columns_its_value_keeps(code, guarded):
     """`subset = hives[mask]` is a frame with hives's columns; `hives = hives.rename(...)` no longer has them, and
