@@ -813,27 +813,50 @@ class ColumnScanner:
 # -- the guard the engine applies to each candidate's next token -------------------------------------------------
 
 
+class GuardVocabulary:
+    """What the guard needs to know of a vocabulary, read once per engine rather than once per answer:
+    `token_texts[i]` is the text token i adds; the tokens with a quote (the only ones that can open a literal);
+    the tokens that are exactly a closing bracket or quote; and, per stop list, the tokens that would end a cell."""
+
+    def __init__(self, token_texts: Sequence[str]):
+        self.token_texts = token_texts
+        self.quote_tokens = np.array([i for i, t in enumerate(token_texts) if '"' in t or "'" in t], dtype=np.int64)
+        self.closers = {text: i for i, text in enumerate(token_texts) if text in (")", "]", "}", '"', "'")}
+        self._endings: dict[tuple[str, ...], dict[tuple[str, int], frozenset[int]]] = {}
+
+    def ending_tokens(self, stops: tuple[str, ...], tail: str) -> set[int]:
+        """The tokens that, written after text ending in `tail`, complete one of `stops`: those that hold a whole
+        stop string, and those that begin with the rest of one whose start `tail` ends with (`</ce` + `ll>`)."""
+        if stops not in self._endings:
+            self._endings[stops] = {
+                (stop, k): frozenset(i for i, text in enumerate(self.token_texts)
+                                     if (stop in text if k == 0 else text.startswith(stop[k:])))
+                for stop in stops for k in range(len(stop))
+            }
+        return {token for (stop, k), tokens in self._endings[stops].items() if k == 0 or tail.endswith(stop[:k])
+                for token in tokens}
+
+
 class ColumnGuard:
     """Masks the next-token logits of each candidate so that a guarded literal only spells a column.
 
-    `token_texts[i]` is the text token i adds. Tokens without a quote cannot open a literal, so outside one only
-    the few tokens that contain a quote are checked, and only those likely enough to be chosen.
+    Tokens without a quote cannot open a literal, so outside one only the few tokens that contain a quote are
+    checked, and only those likely enough to be chosen.
     """
 
     SHORTLIST = 256
 
-    def __init__(self, known: KnownColumns, token_texts: Sequence[str], quote_tokens: np.ndarray, candidates: int,
+    def __init__(self, known: KnownColumns, vocabulary: GuardVocabulary, candidates: int,
                  stops: Sequence[str] = (), end_ids: Iterable[int] = ()):
         self.known = known
-        self.token_texts = token_texts
-        self.quote_tokens = quote_tokens
+        self.vocabulary = vocabulary
+        self.token_texts = vocabulary.token_texts
+        self.quote_tokens = vocabulary.quote_tokens
         self.scanners = [ColumnScanner.over(known) for _ in range(candidates)]
         self.stops = tuple(s for s in stops if s)
         self.end_ids = frozenset(end_ids)
-        firsts = {s[0] for s in self.stops}
-        # The tokens that can end a whole cell: end of text, and those that can complete a stop string.
-        self.ending_tokens = sorted(self.end_ids | {i for i, text in enumerate(token_texts) if firsts & set(text)})
-        self.closers = {text: i for i, text in enumerate(token_texts) if text in (")", "]", "}", '"', "'")}
+        self._tail = max((len(s) for s in self.stops), default=1) - 1
+        """How much of the text before a token a stop string can still need."""
 
     def restrict(self, row: int, text: str, logits: np.ndarray, greedy: bool) -> np.ndarray:
         """`logits` (one row) with the tokens that would misspell a column set to -inf, and in a whole cell those
@@ -842,7 +865,7 @@ class ColumnGuard:
         if scanner is None or scanner.violated:
             return logits
         if self.known.whole and scanner.unclosed:
-            logits = self._without_endings(text, logits, self.closers.get(scanner.closer or ""))
+            logits = self._without_endings(text, logits, self.vocabulary.closers.get(scanner.closer or ""))
         inside = scanner.guarded is not None or scanner.name_guarded
         return self._greedy(scanner, logits, inside) if greedy else self._sampled(scanner, logits, inside)
 
@@ -884,10 +907,9 @@ class ColumnGuard:
         tokens that would end the cell are removed, and where ending was the likeliest choice their probability
         goes to the token that closes the innermost one, so where the model meant to stop it closes what it opened
         first (only kept from ending, it writes on inside the bracket: `round(x.corr(y)\nplt.show()\n...`)."""
-        longest = max((len(s) for s in self.stops), default=1)
-        tail = text[len(text) - longest + 1:] if longest > 1 else ""
-        ending = [t for t in self.ending_tokens if t < len(logits) and logits[t] > -np.inf and (
-            t in self.end_ids or any(s in tail + self.token_texts[t] for s in self.stops))]
+        tail = text[max(0, len(text) - self._tail):] if self._tail else ""
+        candidates = self.end_ids | self.vocabulary.ending_tokens(self.stops, tail)
+        ending = sorted(t for t in candidates if t < len(logits) and logits[t] > -np.inf)
         if not ending or len(ending) == len(logits):
             return logits
         kept = logits.copy()

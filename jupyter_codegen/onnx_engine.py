@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .column_guard import ColumnGuard, token_texts
+from .column_guard import ColumnGuard, GuardVocabulary, token_texts
 from .decoding import TextStream
 from .engine import Completion, GenerationOptions, TextCallback
 from .errors import CorruptModelError, RequestError
@@ -125,8 +125,7 @@ class OnnxEngine:
         self.format: PromptFormat = self.tokenizer.prompt_format(prompt_format)
         self._pad_id = next(iter(self.eos_ids), 0)
         self._kv_device = "cuda" if self.info.on_gpu else "cpu"
-        self._token_texts: list[str] | None = None
-        self._quote_tokens: np.ndarray | None = None
+        self._guard_vocabulary: GuardVocabulary | None = None
 
     @classmethod
     def from_folder(cls, folder: str | Path, **kwargs) -> "OnnxEngine":
@@ -187,7 +186,7 @@ class OnnxEngine:
     def _column_guard(self, options: GenerationOptions, n: int) -> ColumnGuard | None:
         if not options.columns:
             return None
-        if self._token_texts is None:
+        if self._guard_vocabulary is None:
             vocab = self.session.get_outputs()[0].shape[-1]
             known = self.tokenizer.tokenizer.get_vocab_size(with_added_tokens=True)
             size = vocab if isinstance(vocab, int) else known
@@ -195,10 +194,8 @@ class OnnxEngine:
             texts = token_texts(lambda ids: self.tokenizer.tokenizer.decode_batch(ids, skip_special_tokens=False),
                                 min(size, known), anchor)
             # Ids past the tokenizer's (a padded output layer) stand for no text: never a column's letter.
-            self._token_texts = texts + ["\x00"] * (size - len(texts))
-            self._quote_tokens = np.array([i for i, t in enumerate(self._token_texts) if '"' in t or "'" in t],
-                                          dtype=np.int64)
-        return ColumnGuard(options.columns, self._token_texts, self._quote_tokens, n, options.stop, self.eos_ids)
+            self._guard_vocabulary = GuardVocabulary(texts + ["\x00"] * (size - len(texts)))
+        return ColumnGuard(options.columns, self._guard_vocabulary, n, options.stop, self.eos_ids)
 
     def _prompt_ids(self, prompt: str) -> list[int]:
         ids = self.tokenizer.encode(prompt)

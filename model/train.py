@@ -669,7 +669,7 @@ def train(s: Settings) -> dict:
             rewarm_from, rewarm_starts = step, True
             how += f"; horizon extended from {resumed['total_steps']} to {s.total_steps}, re-warmup"
         if rewarm_starts:
-            rewarm_peak = s.rewarm_peak  # a re-warmup starts here: it climbs to this call's peak (None: the first cosine)
+            rewarm_peak = s.rewarm_peak  # a re-warmup starts here: to this call's peak (None: the first cosine)
         elif s.rewarm_peak is not None:
             raise SystemExit("--rewarm-peak applies only where a re-warmup starts (an optimizer restart or a longer "
                              "horizon); this resume continues the current one, so leave it out.")
@@ -751,7 +751,8 @@ def train(s: Settings) -> dict:
             if elapsed + step_seconds * 1.5 >= budget:
                 break
             t0 = time.monotonic()
-            lr = learning_rate(step, s.lr, s.warmup, s.total_steps, s.min_lr_ratio, rewarm_from, s.rewarm, rewarm_peak)
+            lr = learning_rate(step, s.lr, s.warmup, s.total_steps, s.min_lr_ratio, rewarm_from, s.rewarm,
+                               rewarm_peak)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             masked_before = packer.masked_tokens
@@ -923,7 +924,8 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Na
     s = Settings(
         data=a.data, tokenizer=a.tokenizer, out=a.out, state=a.state, size=a.size, seq_len=a.seq_len,
         micro_batch=a.micro_batch, accum=a.accum, lr=a.lr, min_lr_ratio=a.min_lr_ratio, warmup=a.warmup,
-        rewarm=a.rewarm, rewarm_peak=a.rewarm_peak, weight_decay=a.weight_decay, total_steps=a.total_steps, p_cm=a.p_cm, p_line=a.p_line, seed=a.seed,
+        rewarm=a.rewarm, rewarm_peak=a.rewarm_peak, weight_decay=a.weight_decay, total_steps=a.total_steps,
+        p_cm=a.p_cm, p_line=a.p_line, seed=a.seed,
         hours=a.hours, max_steps=a.max_steps, threads=a.threads, bf16=bf16_choice(a), log_every=a.log_every,
         eval_every=a.eval_every, eval_tokens=a.eval_tokens, save_minutes=a.save_minutes, resume=a.resume, cache=a.cache,
     )

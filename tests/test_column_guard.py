@@ -233,9 +233,9 @@ def test_the_summary_gives_every_name_and_every_frame():
 def test_a_made_up_name_is_written_again_from_where_the_engine_cut_the_text():
     """The engine cuts at a token boundary, often before the space ahead of the name: the space comes back, then
     a frame's name (not `race =hives`, and not `race = (` with the made-up name on the next line)."""
-    from jupyter_codegen.column_guard import ColumnGuard
+    from jupyter_codegen.column_guard import ColumnGuard, GuardVocabulary
 
-    guard = ColumnGuard(NAMED, [], np.array([], dtype=np.int64), 1)
+    guard = ColumnGuard(NAMED, GuardVocabulary([]), 1)
     assert guard.observe(0, "race = films.dropna(") == 7
     guard.rewind(0, kept=6)  # "race =" kept: the token " films" went
     assert guard.observe(0, "race =") is None
@@ -246,9 +246,9 @@ def test_a_made_up_name_is_written_again_from_where_the_engine_cut_the_text():
 
 
 def test_a_made_up_name_cut_at_its_own_start_is_written_again_as_a_name():
-    from jupyter_codegen.column_guard import ColumnGuard
+    from jupyter_codegen.column_guard import ColumnGuard, GuardVocabulary
 
-    guard = ColumnGuard(NAMED, [], np.array([], dtype=np.int64), 1)
+    guard = ColumnGuard(NAMED, GuardVocabulary([]), 1)
     assert guard.observe(0, "race = films.dropna(") == 7
     guard.rewind(0, kept=7)  # "race = " kept
     assert guard.observe(0, "race = ") is None
@@ -280,12 +280,12 @@ def test_a_whole_cell_may_not_end_inside_a_bracket_or_a_string():
     on its right may close, is left alone."""
     from dataclasses import replace
 
-    from jupyter_codegen.column_guard import ColumnGuard
+    from jupyter_codegen.column_guard import ColumnGuard, GuardVocabulary
 
     texts = ["<cell>", ")", "x", "\n", '"', "</cell>"]
     eos = 6
     logits = np.array([5.0, 1.0, 2.0, 0.5, 0.1, 4.0, 6.0])
-    whole = ColumnGuard(replace(KNOWN, whole=True), texts + [""], np.array([4]), 1, stops=("<cell>", "</cell>"),
+    whole = ColumnGuard(replace(KNOWN, whole=True), GuardVocabulary(texts + [""]), 1, stops=("<cell>", "</cell>"),
                         end_ids={eos})
     kept = whole.restrict(0, "x = round(hives.honey_kg.sum()", logits, greedy=True)
     assert kept[0] == kept[5] == kept[eos] == -np.inf and kept[2] == 2.0
@@ -297,12 +297,18 @@ def test_a_whole_cell_may_not_end_inside_a_bracket_or_a_string():
     likelier_x[2] = 9.0  # ending is not the likeliest choice: the endings go, the rest is as it was
     kept = whole.restrict(0, "x = round(hives.honey_kg.sum()", likelier_x, greedy=True)
     assert kept[1] == 1.0 and int(kept.argmax()) == 2 and kept[eos] == -np.inf
-    fill = ColumnGuard(KNOWN, texts + [""], np.array([4]), 1, stops=("<cell>",), end_ids={eos})
+    split = ColumnGuard(replace(KNOWN, whole=True), GuardVocabulary(texts + ["", "ll>"]), 1,
+                        stops=("<|endofmask|>", "</cell>"), end_ids={eos})
+    ends_the_stop = split.restrict(0, "f(x, y</ce", np.append(logits, 7.0), greedy=True)  # "ll>" completes "</cell>"
+    assert ends_the_stop[7] == -np.inf
+    fill = ColumnGuard(KNOWN, GuardVocabulary(texts + [""]), 1, stops=("<cell>",), end_ids={eos})
     assert int(fill.restrict(0, "x = round(hives.honey_kg.sum()", logits, greedy=True).argmax()) == eos
 
 
-@pytest.mark.parametrize("known", [KNOWN.after("x = hives["), NAMED, KnownColumns(frame_names=("wide",), names=("wide",)),
-                                   KnownColumns((("hives", ("a",)),), whole=True)])
+@pytest.mark.parametrize("known", [
+    KNOWN.after("x = hives["), NAMED, KnownColumns(frame_names=("wide",), names=("wide",)),
+    KnownColumns((("hives", ("a",)),), whole=True),
+])
 def test_the_wire_carries_the_columns_and_names_to_the_server(known):
     options = GenerationOptions(columns=known)
     sent = Options.model_validate_json(Options.of(options).model_dump_json())

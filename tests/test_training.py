@@ -196,7 +196,8 @@ def test_a_restart_with_a_rewarm_peak_keeps_that_schedule_when_resumed_again(set
     work, sources, _ = setup
     train(_settings(work, sources, "peak", max_steps=3, total_steps=10))
     shutil.rmtree(work / "peak" / "state")  # a fresh machine: AdamW restarts
-    restarted = train(_settings(work, sources, "peak", max_steps=5, total_steps=10, rewarm=2, rewarm_peak=1e-2, resume=True))
+    restarted = train(_settings(work, sources, "peak", max_steps=5, total_steps=10, rewarm=2, rewarm_peak=1e-2,
+                                resume=True))
     assert restarted["rewarm_from"] == 3 and restarted["rewarm_peak"] == 1e-2
     again = train(_settings(work, sources, "peak", max_steps=7, total_steps=10, rewarm=2, resume=True))
     assert again["rewarm_peak"] == 1e-2  # the schedule is the checkpoint's, not this call's default
