@@ -213,11 +213,46 @@ def contains_series(frame, expected: pd.Series, tol: float = 1e-6) -> bool:
     return False
 
 
+def which(x, quantity: pd.Series) -> bool:
+    """The answer to "which one has the most ...": the label itself, or a Series of that quantity per label (any
+    scale: a mean ranks like a sum where the groups are the same size) that ranks the labels as `quantity` does.
+    The first label alone is not enough: an unsorted Series starts with the alphabetically first label, and another
+    column's values per label may peak at the same one."""
+    label = quantity.idxmax()
+    if isinstance(x, pd.DataFrame) and x.shape[1] == 1:
+        x = x.iloc[:, 0]
+    if isinstance(x, pd.Series):
+        if not pd.api.types.is_numeric_dtype(x) or set(x.index) != set(quantity.index):
+            return False
+        return bool(x.idxmax() == label and x.rank().corr(quantity.reindex(x.index).rank()) > 0.999)  # Spearman's
+    return top_label(x) == label
+
+
+def scattered(x: pd.Series, y: pd.Series) -> bool:
+    """A scatter plot of these two columns against each other (either way round), each row one point."""
+    from matplotlib.collections import PathCollection
+
+    offsets = [np.ma.filled(np.ma.asarray(c.get_offsets(), dtype=float), np.nan)
+               for ax in _axes() for c in ax.collections if isinstance(c, PathCollection)]
+    drawn = sorted(tuple(p) for o in offsets for p in o.tolist() if not any(np.isnan(p)))  # NaN rows are not drawn
+    pairs = pd.concat([x, y], axis=1).dropna().astype(float).itertuples(index=False)
+    wanted = sorted(tuple(p) for p in pairs)
+    return any(len(drawn) == len(w) and all(close_list(a, b) for a, b in zip(drawn, w))
+               for w in (wanted, sorted((b, a) for a, b in wanted)))
+
+
+def medians_drawn(expected: pd.Series) -> bool:
+    """A box per group: each group's median is drawn as a flat line, and there are as many medians as groups."""
+    flat = [ln[0] for ln in lines() if len(ln) == 2 and close(ln[0], ln[1])]
+    return boxes() >= len(expected) and all(any(close(m, v) for v in flat) for m in expected)
+
+
 _names = names
 
 
 def names() -> dict:  # noqa: F811 (extends the first definition)
     out = _names()
     out.update({"values": values, "close_list": close_list, "top_label": top_label, "frames": frames,
-                "contains_series": contains_series})
+                "contains_series": contains_series, "which": which, "scattered": scattered,
+                "medians_drawn": medians_drawn})
     return out
