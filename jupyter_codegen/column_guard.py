@@ -19,6 +19,10 @@ variables summary, not bound by the context's cells or earlier in the answer) wo
 rewinds to it and writes it again as one of the frames the summary lists. Only when that summary is whole (no
 "and N more variables"), and never inside a function, class or lambda, whose parameters the scanner does not read.
 
+A guarded literal may not name a column that already has a role it cannot share: the keys of the `groupby` whose
+values it selects (`groupby("turbine")["turbine"].mean()` averages the labels), a column already in the same
+list, the other axis of a plot or pivot (`x="age", y="age"`). Small models fall into such repeats.
+
 The scanner follows assignments too: a name assigned a frame's rows (`subset = obs[mask]`) reads that frame's
 columns, and a frame assigned anything else is no longer guarded. And a whole cell (a `%%codegen` answer, not a
 fill) may not end while a bracket or string is open: where ending is the likeliest token, the closer comes instead.
@@ -155,6 +159,9 @@ COLUMN_ARGUMENTS: dict[str, tuple[int | None, frozenset[str]]] = {
 }
 DATA_KEYWORDS = frozenset({"x", "y", "hue", "size", "style", "col", "row", "units", "weights"})
 """Keywords that name columns of the `data=` frame of a plotting call (seaborn's API)."""
+PAIRED_KEYWORDS = frozenset({"x", "y", "index", "columns", "values"})
+"""Keywords of one call that each name a different column: a plot's two axes, a pivot's rows, columns and values
+(`x="age", y="age"` plots a column against itself; `hue` often repeats `x` on purpose, so it is not one)."""
 
 FRAME_METHODS = frozenset({
     "groupby", "sort_values", "sort_index", "dropna", "fillna", "head", "tail", "describe", "value_counts",
@@ -183,6 +190,8 @@ class _Chain:
     """Nothing but `.loc`/`.iloc` since the name: `sales["new"] = ...` and `sales.loc[m, "new"] = ...` make columns."""
     attribute: str | None = None
     """The attribute just read (`sales.plot`, `sales.loc`), until a call or subscript says what it is."""
+    keys: frozenset[str] = frozenset()
+    """The columns a `groupby` on the chain groups by: the selection after it names the values, never a key."""
 
 
 @dataclass
@@ -203,6 +212,8 @@ class _Bracket:
     keeps_columns: bool = True
     """A `.loc`/`.iloc` subscript still selects a frame: its column part, if any, is a slice or a list
     (`df.iloc[:, 0]` is a Series, whose labels are the rows')."""
+    named: tuple[str, ...] = ()
+    """The columns named so far in a list display, in a `groupby` call (its keys) and in a call's PAIRED_KEYWORDS."""
 
 
 @dataclass
@@ -215,6 +226,8 @@ class _String:
     start: int = 0
     """Where the opening quote is in the scanned text."""
     content: str = ""
+    allowed: frozenset[str] = frozenset()
+    """With `frame`: the columns the literal may spell (the frame's, less those named in a role it cannot repeat)."""
     triple: bool = False
     escape: bool = False
     run: int = 0  # closing quotes seen in a row, for triple-quoted strings
@@ -681,8 +694,34 @@ class ColumnScanner:
         return None
 
     def _string_start(self, quote: str, frame: str | None, new_column_of: str | None = None) -> None:
-        self.string = _String(quote, frame, new_column_of, start=self.pos)
+        allowed = self.columns[frame] - self._excluded() if frame is not None else frozenset()
+        self.string = _String(quote, frame, new_column_of, start=self.pos, allowed=allowed)
         self.statement_start = False
+
+    def _excluded(self) -> frozenset[str]:
+        """Columns a guarded literal opened here may not name because they already have a role it cannot share:
+        the keys of the `groupby` whose values it selects (`groupby("turbine")["turbine"].mean()` averages the
+        labels), a column already in the same list, the other axis of a plot or pivot. Small models fall into such
+        repeats; the code they give runs into TypeError or answers nothing."""
+        top = self.stack[-1]
+        below = self.stack[-2] if len(self.stack) > 1 else None
+        if top.role == "subscript" and top.receiver is not None:
+            return top.receiver.keys
+        if top.role == "display":
+            keys = below.receiver.keys if below is not None and below.role == "subscript" and below.receiver else None
+            return frozenset(top.named) | (keys or frozenset())
+        if top.role == "call" and top.keyword in PAIRED_KEYWORDS:
+            return frozenset(top.named)
+        return frozenset()
+
+    def _name_column(self, column: str) -> None:
+        """A guarded literal named `column`: the roles it now has (see `_excluded`)."""
+        top: _Bracket | None = self.stack[-1]
+        if top is not None and top.role == "display":
+            top.named += (column,)
+            top = self.stack[-2] if len(self.stack) > 1 else None  # groupby(["a", "b"]), pivot(index=["a", "b"])
+        if top is not None and top.role == "call" and (top.method == "groupby" or top.keyword in PAIRED_KEYWORDS):
+            top.named += (column,)
 
     def _in_string(self, c: str) -> None:
         s = self.string
@@ -718,9 +757,11 @@ class ColumnScanner:
             return
         if c == s.quote:
             self.string = None
-            if s.frame is not None and s.content not in self.columns[s.frame]:
+            if s.frame is not None and s.content not in s.allowed:
                 self.violated = True
                 return
+            if s.frame is not None and self.stack:
+                self._name_column(s.content)
             if s.new_column_of is not None and s.content not in self.columns[s.new_column_of]:
                 self.unresolved.append((s.start, s.new_column_of, s.content))
             if not s.content:
@@ -728,7 +769,7 @@ class ColumnScanner:
             self._after_literal()
             return
         s.content += c
-        if s.frame is not None and not any(col.startswith(s.content) for col in self.columns[s.frame]):
+        if s.frame is not None and not any(col.startswith(s.content) for col in s.allowed):
             self.violated = True
 
     def _after_literal(self) -> None:
@@ -784,10 +825,11 @@ class ColumnScanner:
             self.awaiting = True  # sales["x"] closed: `=` next makes the column, anything else reads it
         self.chain = None
         if bracket.role == "call" and receiver is not None and bracket.method in KEEP_COLUMNS:
-            self.chain = replace(receiver, plain=False, statement_root=False)
+            keys = frozenset(bracket.named) if bracket.method == "groupby" else frozenset()
+            self.chain = replace(receiver, plain=False, statement_root=False, keys=keys)
         elif (bracket.role == "subscript" and receiver is not None and not bracket.literal_element
               and bracket.keeps_columns):
-            self.chain = replace(receiver, plain=False, statement_root=False)
+            self.chain = replace(receiver, plain=False, statement_root=False, keys=frozenset())
         self._element_goes_on()
         self.statement_start = False
 

@@ -152,6 +152,30 @@ def test_a_derived_frame_refuses_a_made_up_column():
     assert scanner.violated
 
 
+@pytest.mark.parametrize("code, repeats", [
+    ('x = hives.groupby("apiary")["apiary"].mean()', True),  # the group labels, averaged: TypeError
+    ('x = hives.groupby("apiary")["honey_kg"].mean()', False),
+    ('hives.groupby(["apiary", "temperament"])["temperament"].size()', True),
+    ('hives.groupby(by="apiary")[["honey_kg", "apiary"]].sum()', True),
+    ('hives.groupby(["apiary", "apiary"]).size()', True),
+    ('x = hives[["apiary", "apiary"]]', True),
+    ('hives.plot(kind="scatter", x="honey_kg", y="honey_kg")', True),  # a column against itself
+    ('hives.plot(kind="scatter", x="honey_kg", y="varroa_count")', False),
+    ('sns.scatterplot(data=hives, x="apiary", y="apiary")', True),
+    ('sns.barplot(data=hives, x="apiary", y="honey_kg", hue="apiary")', False),  # hue repeats x on purpose
+    ('hives.pivot_table(index=["apiary"], columns="apiary", values="honey_kg")', True),
+    ('hives.pivot_table(index="apiary", columns="temperament", values="honey_kg")', False),
+    # the keys bind only the selection right after the groupby
+    ('hives.groupby("apiary").head(2)["apiary"]', False),
+    ('hives[hives["apiary"] == "Meadow"].groupby("apiary")["honey_kg"].sum()', False),
+    ('hives.groupby("apiary")["honey_kg"].sum(); hives["apiary"].unique()', False),
+])
+def test_a_column_is_not_named_again_in_a_role_it_cannot_share(code, repeats):
+    scanner = ColumnScanner.over(KNOWN)
+    scanner.feed(code)
+    assert scanner.violated is repeats
+
+
 def test_a_rewind_into_an_infills_left_side_starts_the_fill_anew():
     scanner = ColumnScanner.over(KNOWN.after('hives["'))
     scanner.feed('max_ip"].sum()')
