@@ -200,11 +200,12 @@ def task_seed(task_id: str, seed: int = 0) -> int:
 class ModelFiller:
     """Fills holes through the product's `fill_holes`, with the protocol of the module docstring."""
 
-    def __init__(self, engine, *, k: int = DEFAULT_K, context: str = "raw", seed: int = 0):
+    def __init__(self, engine, *, k: int = DEFAULT_K, context: str = "raw", seed: int = 0, guard: bool = False):
         self.engine = engine
         self.k = k
         self.context = context
         self.seed = seed
+        self.guard = guard
 
     def parts(self, task: Task, max_new_tokens: int) -> list[str]:
         if self.context == "raw":
@@ -218,13 +219,16 @@ class ModelFiller:
         return built.parts
 
     def __call__(self, task: Task, method: str) -> Fill:
+        from jupyter_codegen.column_guard import KnownColumns
         from jupyter_codegen.engine import GenerationOptions
         from jupyter_codegen.errors import CodeGenError
         from jupyter_codegen.infill import fill_holes
 
         spec = SETS[task.set]
         options = GenerationOptions(
-            max_new_tokens=spec.max_new_tokens, temperature=0.0, seed=task_seed(task.task_id, self.seed)
+            max_new_tokens=spec.max_new_tokens, temperature=0.0, seed=task_seed(task.task_id, self.seed),
+            # as `%%infill` asks: a marked hole, with no frames here (only the guard's bracket and comma rules)
+            columns=KnownColumns(nonempty=True) if self.guard else None,
         )
         start = time.perf_counter()
         try:
@@ -477,6 +481,8 @@ def main(argv: Sequence[str] | None = None, *, filler: Filler | None = None) -> 
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
     parser.add_argument("--workers", type=int, default=1, help="programs run at once")
     parser.add_argument("--seed", type=int, default=0, help="mixed into each task's sampling seed")
+    parser.add_argument("--guard", action="store_true",
+                        help="fill as %%%%infill does, with the guard's rules for a marked hole (brackets, commas)")
     parser.add_argument("--data", type=Path, default=DATA_DIR)
     parser.add_argument("--name", help="output file stem (default: from the model)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
@@ -493,7 +499,7 @@ def main(argv: Sequence[str] | None = None, *, filler: Filler | None = None) -> 
         engine = load_engine(args.model, EngineSettings(threads=args.threads, progress=False))
         fmt_name, can_infill = engine.format.name, engine.format.can_infill
         not_applicable = applicability(engine, args.methods)
-        filler = ModelFiller(engine, k=args.k, context=args.context, seed=args.seed)
+        filler = ModelFiller(engine, k=args.k, context=args.context, seed=args.seed, guard=args.guard)
     else:  # a stand-in (tests): every method applies
         fmt_name, can_infill, not_applicable = "stand-in", True, {m: None for m in args.methods}
     load_seconds = time.perf_counter() - load_start
@@ -522,6 +528,7 @@ def main(argv: Sequence[str] | None = None, *, filler: Filler | None = None) -> 
         "tasks": samples,
         "max new tokens": ", ".join(f"{s} {SETS[s].max_new_tokens}" for s in args.sets),
         "rerank": f"K={args.k}, seed {args.seed}",
+        "guard": "the guard of a marked hole (%%infill)" if args.guard else "none (the engine alone)",
         "sandbox": f"{args.timeout:g} s per program, {args.workers} worker(s); ONNX threads {args.threads}",
         "wall time": f"{total:.0f} s (model load {load_seconds:.1f} s)",
         "date": time.strftime("%Y-%m-%d %H:%M"),

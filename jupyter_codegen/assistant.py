@@ -72,16 +72,19 @@ def prompt_budget(
 
 
 def _with_columns(
-    options: GenerationOptions, variables: str | None, before: list[Cell], also: str = "", whole: bool = False
+    options: GenerationOptions, variables: str | None, before: list[Cell], also: str = "", whole: bool = False,
+    nonempty: bool = False,
 ) -> GenerationOptions:
     """Options that keep column literals to the frames' real columns, as the variables summary lists them, and
     frame names to names the notebook has: the summary's, the context cells' bindings, and every name in `also`
     (an infill cell's own code, which may bind names above the hole). `whole`: the answer is a whole cell, which
-    may not end inside a bracket or a string."""
+    may not end inside a bracket or a string. `nonempty`: the answer fills a hole the user marked, which it may not
+    leave empty."""
     if not options.guard_columns or options.columns is not None:
         return options
     known = known_columns(variables)
-    known = replace(known.with_names(_defined_names(before, variables) | set(_NAME.findall(also))), whole=whole)
+    known = replace(known.with_names(_defined_names(before, variables) | set(_NAME.findall(also))), whole=whole,
+                    nonempty=nonempty)
     return options.with_(columns=known) if known else options
 
 
@@ -202,8 +205,10 @@ def infill(
     max_context_tokens: int = 2048,
     on_update: UpdateCallback | None = None,
     cancel: threading.Event | None = None,
+    nonempty: bool = True,
 ) -> Answer:
-    """The cell with every hole filled, using the code on both sides and the cells around it."""
+    """The cell with every hole filled, using the code on both sides and the cells around it. `nonempty`: no hole
+    is left empty (a hole the user marked asks for code; a fix may delete its line)."""
     cell_parts = split_holes(code, marker)
     if len(cell_parts) < 2:
         raise RequestError(f"The cell has no {marker} hole to fill; put {marker} where code is missing.")
@@ -218,7 +223,7 @@ def infill(
             holes = len(cell_parts) - 1
             on_update(merge(cell_parts, [streamed.get(h, marker) for h in range(holes)]))
 
-    guarded = _with_columns(options, variables, before, "\n".join(cell_parts))
+    guarded = _with_columns(options, variables, before, "\n".join(cell_parts), nonempty=nonempty)
     result = fill_holes(engine, context.parts, guarded, method=method, candidates=candidates, on_text=on_text,
                         cancel=cancel)
     fills = result.fills + [marker] * (len(cell_parts) - 1 - len(result.fills))
@@ -263,7 +268,7 @@ def fix(
     left = head + error_comment(failure, indent) + indent
     answer = infill(
         engine, left + HOLE + tail, HOLE, before, [], options, variables=variables, method="infill",
-        max_context_tokens=max_context_tokens, cancel=cancel,
+        max_context_tokens=max_context_tokens, cancel=cancel, nonempty=False,
     )
     # The hole stands for one line (or the statement the line opens): a fill that runs on to write more is cut there.
     written = [

@@ -26,6 +26,8 @@ list, the other axis of a plot or pivot (`x="age", y="age"`). Small models fall 
 The scanner follows assignments too: a name assigned a frame's rows (`subset = obs[mask]`) reads that frame's
 columns, and a frame assigned anything else is no longer guarded. And a whole cell (a `%%codegen` answer, not a
 fill) may not end while a bracket or string is open: where ending is the likeliest token, the closer comes instead.
+Code that cannot parse is refused where it breaks (a wrong closer, `head(, 3)`, a fill that closes what the code
+after the hole closes), and a hole the user marked at an argument that names columns begins with a literal.
 """
 
 from __future__ import annotations
@@ -69,16 +71,24 @@ class KnownColumns:
     def as_dict(self) -> dict[str, tuple[str, ...]]:
         return dict(self.frames)
 
-    def after(self, left: str) -> "KnownColumns":
-        """The same frames, for text generated right after `left` (only its last line matters)."""
-        return replace(self, line_prefix=left.rsplit("\n", 1)[-1])
+    def after(self, left: str, right: str = "") -> "KnownColumns":
+        """The same frames, for text generated right after `left` (only its last line matters) and before `right`
+        (whose first line may close brackets that `left` opened: then the text may not)."""
+        return replace(self, line_prefix=left.rsplit("\n", 1)[-1], closed_after=_closers(right.split("\n", 1)[0]))
 
     def with_names(self, names: Iterable[str]) -> "KnownColumns":
         """The same frames, with the names that exist besides them (only for a summary that lists everything)."""
         return replace(self, names=tuple(sorted(set(names)))) if self.names is not None else self
 
+    closed_after: int = 0
+    """How many brackets the code after the text closes on its first line (see `after`)."""
+    nonempty: bool = False
+    """The text fills a hole the user marked: where the hole stands for a column (`df.sort_values(<FILL>, ...)`,
+    `groupby(<FILL>)`, `dropna(subset=<FILL>)`), it begins with a string or a list, so it names columns (left
+    empty it is a SyntaxError, and a small model fills such a slot with nothing or with text it read nearby)."""
+
     def __bool__(self) -> bool:
-        return bool(self.frames) or (bool(self.frame_names) and self.names is not None)
+        return bool(self.frames) or (bool(self.frame_names) and self.names is not None) or self.nonempty
 
 
 def known_columns(variables: str | None) -> KnownColumns:
@@ -110,6 +120,24 @@ def known_columns(variables: str | None) -> KnownColumns:
             continue  # the summary cut the name
         frames.append((match["name"], tuple(columns)))
     return KnownColumns(tuple(frames), frame_names=tuple(frame_names), names=variable_names if whole else None)
+
+
+def _closers(line: str) -> int:
+    """The closing brackets in `line` that close nothing opened in it (strings skipped)."""
+    depth = closed = 0
+    quote = None
+    for c in line:
+        if quote is not None:
+            quote = None if c == quote else quote
+        elif c in "\"'":
+            quote = c
+        elif c == "#":
+            break
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth, closed = (depth - 1, closed) if depth else (0, closed + 1)
+    return closed
 
 
 def _parse_columns(listed: str) -> list[str] | None:
@@ -277,6 +305,9 @@ class ColumnScanner:
     """(frame, column) this statement assigns: columns from the next statement on."""
     pos: int = 0
     fed: str = ""
+    floor: int = 0
+    """Brackets the code before the generated text left open on its line (an infill's left side): the right side
+    closes them, so the text may not."""
     frame_names: frozenset[str] = frozenset()
     names: frozenset[str] | None = None
     """The names the notebook has; None: frame names are not guarded."""
@@ -318,6 +349,7 @@ class ColumnScanner:
         scanner.pos = -len(known.line_prefix)
         scanner.feed(known.line_prefix)
         scanner.fed = ""
+        scanner.floor = min(len(scanner.stack), known.closed_after)
         return scanner
 
     def copy(self) -> "ColumnScanner":
@@ -341,6 +373,12 @@ class ColumnScanner:
             return False
         # After a rewind the text may stop short of the name (at the space before it): the next token writes it.
         return (bool(self.ident) and self.ident_guarded) or (not self.ident and any(p >= self.pos for p in self.guard_at))
+
+    @property
+    def column_slot(self) -> bool:
+        """The text is at a call argument that names columns (`df.groupby(`, `sort_values(by=`), between tokens."""
+        return (self.string is None and not self.ident and not self.comment and bool(self.stack)
+                and self.stack[-1].role == "call" and self._column_frame() is not None)
 
     @property
     def unclosed(self) -> bool:
@@ -819,6 +857,10 @@ class ColumnScanner:
         if not self.stack:
             self._operator()
             return
+        if {"(": ")", "[": "]", "{": "}"}[self.stack[-1].char] != c or len(self.stack) <= self.floor:
+            # `round(x["a"]]` does not parse, nor a fill that closes a bracket its right side closes
+            self.violated = True
+            return
         bracket = self.stack.pop()
         receiver = bracket.receiver
         if self.unresolved and not self.stack:
@@ -834,6 +876,9 @@ class ColumnScanner:
         self.statement_start = False
 
     def _comma(self) -> None:
+        if self.stack and self.last in ("(", "[", "{", ",", "="):
+            self.violated = True  # `head(, n)`, `f(a,, b)`: an argument is missing
+            return
         self.chain = None
         self.statement_start = False
         if not self.stack and self.binding is None:
@@ -858,12 +903,18 @@ class ColumnScanner:
 class GuardVocabulary:
     """What the guard needs to know of a vocabulary, read once per engine rather than once per answer:
     `token_texts[i]` is the text token i adds; the tokens with a quote (the only ones that can open a literal);
-    the tokens that are exactly a closing bracket or quote; and, per stop list, the tokens that would end a cell."""
+    the tokens that are exactly a closing bracket or quote; and, per stop list, the tokens that would end a cell.
+    Outside a literal only tokens with a quote, a closing bracket or a comma can break a rule (`checked`)."""
 
     def __init__(self, token_texts: Sequence[str]):
         self.token_texts = token_texts
         self.quote_tokens = np.array([i for i, t in enumerate(token_texts) if '"' in t or "'" in t], dtype=np.int64)
+        self.checked = np.array([any(c in t for c in "\"')]},") for t in token_texts], dtype=bool)
+        self.checked_tokens = np.flatnonzero(self.checked)
         self.closers = {text: i for i, text in enumerate(token_texts) if text in (")", "]", "}", '"', "'")}
+        self.literal_openers = np.array([i for i, t in enumerate(token_texts) if t.lstrip(" ")[:1] in ('"', "'", "[")],
+                                        dtype=np.int64)
+        """Tokens that begin (after spaces) a string or a list: what a hole standing for columns begins with."""
         self._endings: dict[tuple[str, ...], dict[tuple[str, int], frozenset[int]]] = {}
 
     def ending_tokens(self, stops: tuple[str, ...], tail: str) -> set[int]:
@@ -882,8 +933,9 @@ class GuardVocabulary:
 class ColumnGuard:
     """Masks the next-token logits of each candidate so that a guarded literal only spells a column.
 
-    Tokens without a quote cannot open a literal, so outside one only the few tokens that contain a quote are
-    checked, and only those likely enough to be chosen.
+    Tokens without a quote cannot open a literal, so outside one only the few tokens that contain a quote (or a
+    closing bracket or a comma, which can break the code's structure) are checked, and only those likely enough to
+    be chosen.
     """
 
     SHORTLIST = 256
@@ -901,13 +953,16 @@ class ColumnGuard:
         """How much of the text before a token a stop string can still need."""
 
     def restrict(self, row: int, text: str, logits: np.ndarray, greedy: bool) -> np.ndarray:
-        """`logits` (one row) with the tokens that would misspell a column set to -inf, and in a whole cell those
-        that would end it inside a bracket or a string; unchanged when none would."""
+        """`logits` (one row) with the tokens that would misspell a column set to -inf, in a whole cell those that
+        would end it inside a bracket or a string, and in a marked hole that stands for a column all but those that
+        open a string or a list; unchanged when none would."""
         scanner = self._sync(row, text)
         if scanner is None or scanner.violated:
             return logits
         if self.known.whole and scanner.unclosed:
             logits = self._without_endings(text, logits, self.vocabulary.closers.get(scanner.closer or ""))
+        elif self.known.nonempty and not text.strip() and scanner.column_slot:
+            logits = self._only(self.vocabulary.literal_openers, logits)
         inside = scanner.guarded is not None or scanner.name_guarded
         return self._greedy(scanner, logits, inside) if greedy else self._sampled(scanner, logits, inside)
 
@@ -929,7 +984,8 @@ class ColumnGuard:
         k = min(self.SHORTLIST, len(logits))
         shortlist = np.argpartition(-logits, k - 1)[:k]
         if not inside:
-            banned = [int(t) for t in np.intersect1d(shortlist, self.quote_tokens) if not self._allowed(scanner, int(t))]
+            banned = [int(t) for t in np.intersect1d(shortlist, self.vocabulary.checked_tokens)
+                      if not self._allowed(scanner, int(t))]
             if not banned:
                 return logits
             masked = logits.copy()
@@ -943,6 +999,15 @@ class ColumnGuard:
         masked = np.full_like(logits, -np.inf)
         masked[keep] = logits[keep]
         return masked
+
+    @staticmethod
+    def _only(tokens: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        tokens = tokens[tokens < len(logits)]
+        if not len(tokens):
+            return logits
+        kept = np.full_like(logits, -np.inf)
+        kept[tokens] = logits[tokens]
+        return kept
 
     def _without_endings(self, text: str, logits: np.ndarray, closer: int | None) -> np.ndarray:
         """The model may not stop while a bracket or string is open (`round(x.corr(y)` then end of cell): the
@@ -993,8 +1058,9 @@ class ColumnGuard:
         return scanner.rewind_at
 
     def _has_quote(self, token: int) -> bool:
-        text = self.token_texts[token]
-        return '"' in text or "'" in text
+        """The token has a quote, a closing bracket or a comma: the only tokens that can break a rule outside a
+        literal."""
+        return bool(self.vocabulary.checked[token]) if token < len(self.vocabulary.checked) else False
 
     def _allowed(self, scanner: ColumnScanner, token: int) -> bool:
         # End of text inside a literal would leave it unterminated: special tokens spell no column either.

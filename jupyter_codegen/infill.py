@@ -128,7 +128,10 @@ def fill_holes(
         if options.columns:
             # The guard reads the code on the hole's line before it: `sales.groupby(<FILL>` names a column.
             left = "".join(p + f for p, f in zip(parts[: hole + 1], fills + [""]))
-            hole_options = options.with_(columns=options.columns.after(left))
+            # A fill in place sees the right side, which closes what the line left open (the fill may not); a
+            # left-to-right continuation writes the rest of the line and is cut there.
+            right = "".join(parts[hole + 1:]) if method == "infill" else ""
+            hole_options = options.with_(columns=options.columns.after(left, right))
         if method == "infill":
             completions = _fill_in_place(engine, parts, fills, hole_options, stream, cancel)
             completion = completions[0]

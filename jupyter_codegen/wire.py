@@ -98,6 +98,10 @@ class Options(_Message):
     """Every name the notebook has; None when the kernel does not know them all (frame names are then free)."""
     whole_cell: bool = False
     """The answer is a whole cell: the guard does not let it end inside a bracket or a string."""
+    nonempty_fill: bool = False
+    """The answer fills a hole the user marked: where it stands for a column it begins with a string or a list."""
+    column_closed_after: int = Field(0, ge=0)
+    """How many brackets the code after the hole closes on its line: the fill may not close them."""
 
     @classmethod
     def of(cls, options: GenerationOptions) -> "Options":
@@ -110,12 +114,15 @@ class Options(_Message):
             frame_names=list(columns.frame_names) if columns else [],
             names=list(columns.names) if columns and columns.names is not None else None,
             whole_cell=bool(columns and columns.whole),
+            nonempty_fill=bool(columns and columns.nonempty),
+            column_closed_after=columns.closed_after if columns else 0,
         )
 
     def known_columns(self) -> KnownColumns | None:
         known = KnownColumns(
             tuple((name, tuple(cols)) for name, cols in (self.columns or {}).items()), self.column_line_prefix,
             tuple(self.frame_names), tuple(self.names) if self.names is not None else None, self.whole_cell,
+            nonempty=self.nonempty_fill, closed_after=self.column_closed_after,
         )
         return known if known else None
 
@@ -124,9 +131,10 @@ class Options(_Message):
         given = {name: getattr(self, name) for name in self.model_fields_set}
         if "stop" in given:
             given["stop"] = tuple(given["stop"])
-        for part in ("column_line_prefix", "frame_names", "names", "whole_cell"):
+        for part in ("column_line_prefix", "frame_names", "names", "whole_cell", "nonempty_fill",
+                     "column_closed_after"):
             given.pop(part, None)
-        if "columns" in given or self.model_fields_set & {"frame_names", "names"}:
+        if "columns" in given or self.model_fields_set & {"frame_names", "names", "nonempty_fill"}:
             given["columns"] = self.known_columns()
         return base.with_(**given)
 

@@ -4,6 +4,7 @@ engine keeping those literals to real columns on a real ONNX Runtime session."""
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -329,9 +330,62 @@ def test_a_whole_cell_may_not_end_inside_a_bracket_or_a_string():
     assert int(fill.restrict(0, "x = round(hives.honey_kg.sum()", logits, greedy=True).argmax()) == eos
 
 
+@pytest.mark.parametrize("code, broken", [
+    ('x = round(hives["honey_kg"]]', True),  # a bracket closed by the wrong closer
+    ('x = {"a": [1, 2)}', True),
+    ('x = round(hives["honey_kg"].sum(), 1)', False),
+    ("x = hives.head(, 3)", True),  # an argument left out
+    ("f(a,, b)", True),
+    ("f(a=, b)", True),
+    ("hives.iloc[:, 0]", False),
+    ("a, b = 1, 2", False),
+    ("x = [1, 2,]", False),
+])
+def test_code_that_cannot_parse_is_refused_where_it_breaks(code, broken):
+    scanner = ColumnScanner.over(KNOWN)
+    scanner.feed(code)
+    assert scanner.violated is broken
+
+
+@pytest.mark.parametrize("left, right, fill, broken", [
+    ("top = hives.sort_values(", ", ascending=False).head(5)", '"honey_kg"', False),
+    ("top = hives.sort_values(", ", ascending=False).head(5)", '"honey_kg")', True),  # the right side closes it
+    ("top = hives.sort_values(", "", '"honey_kg").head(5)', False),  # nothing on the right: the fill closes it
+    ("x = f(g(", ")", "1)", False),  # the right side closes one of the two
+    ("x = f(g(", ")", "1))", True),
+    ("x = f(", '")")', "1", False),  # a closer inside a string on the right closes nothing
+])
+def test_a_fill_does_not_close_what_the_code_after_it_closes(left, right, fill, broken):
+    scanner = ColumnScanner.over(KNOWN.after(left, right))
+    scanner.feed(fill)
+    assert scanner.violated is broken
+
+
+def test_a_marked_hole_that_stands_for_a_column_begins_with_a_string_or_a_list():
+    """`hives.sort_values(<FILL>, ...)`: left to itself the model ends the fill at once (a SyntaxError) or writes
+    text it read nearby; a hole the user marked at a column argument begins with a literal, which the guard then
+    spells as a column."""
+    from jupyter_codegen.column_guard import ColumnGuard, GuardVocabulary
+
+    texts = ["x", ")", ' "', "[", "t64", '"apiary"']
+    eos = 6
+    logits = np.array([1.0, 2.0, 0.5, 0.2, 3.0, 0.1, 4.0])  # ending first, then text read nearby
+    hole = replace(KNOWN, nonempty=True).after("top = hives.sort_values(", ", ascending=False)")
+    guard = ColumnGuard(hole, GuardVocabulary(texts + [""]), 1, stops=("\n",), end_ids={eos})
+    kept = guard.restrict(0, "", logits, greedy=True)
+    assert int(kept.argmax()) == 2  # the likeliest token that opens a literal
+    assert int(guard.restrict(0, ' "apiary"', logits, greedy=True).argmax()) == eos  # named: it may end
+    anywhere = ColumnGuard(replace(KNOWN, nonempty=True).after("x = hives.head("), GuardVocabulary(texts + [""]), 1,
+                           stops=("\n",), end_ids={eos})
+    assert int(anywhere.restrict(0, "", logits, greedy=True).argmax()) == eos  # head() may stay empty
+    unmarked = ColumnGuard(KNOWN.after("top = hives.sort_values("), GuardVocabulary(texts + [""]), 1, end_ids={eos})
+    assert int(unmarked.restrict(0, "", logits, greedy=True).argmax()) == eos  # a fix may delete its line
+
+
 @pytest.mark.parametrize("known", [
     KNOWN.after("x = hives["), NAMED, KnownColumns(frame_names=("wide",), names=("wide",)),
     KnownColumns((("hives", ("a",)),), whole=True),
+    replace(KNOWN, nonempty=True).after("x = hives.sort_values(", ", ascending=False)"),
 ])
 def test_the_wire_carries_the_columns_and_names_to_the_server(known):
     options = GenerationOptions(columns=known)
@@ -397,6 +451,35 @@ def test_the_embedded_model_reads_only_columns_the_frame_has():
     finally:
         del shell.user_ns["hives"]
         for name in changed:  # the shell is shared with later tests: give the traits their defaults back
+            shell.run_line_magic("config", f"CodeGen.{name} = {getattr(CodeGen, name).default_value!r}")
+
+
+def test_the_embedded_model_fills_a_hole_at_a_column_argument_with_a_column():
+    """Through the real `%%infill` magic: left free, the embedded model ends the fill of `sort_values(<FILL>, ...)`
+    at once (a SyntaxError) or writes text from the variables summary into it; the marked hole begins with a literal,
+    which the guard spells as one of the frame's columns, and the cell parses."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from jupyter_codegen.config import CodeGen
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "jupyter_codegen")
+    changed = {"model": "'default'", "use_server": "False", "max_new_tokens": "32"}
+    for name, value in changed.items():
+        shell.run_line_magic("config", f"CodeGen.{name} = {value}")
+    shell.user_ns["hives"] = HIVES
+    magics = shell.magics_manager.registry["CodeGenMagics"]
+    try:
+        for cell in ("top = hives.sort_values(<FILL>, ascending=False).head(3)\ntop",
+                     "hives.groupby(<FILL>)[\"honey_kg\"].sum()"):
+            magics.conversation.reset()
+            shell.run_cell_magic("infill", "", cell)
+            [fill] = magics.last_answer.fills
+            assert ast.literal_eval(fill.strip()) in set(HIVES.columns), magics.last_answer.code
+            ast.parse(magics.last_answer.code)
+    finally:
+        del shell.user_ns["hives"]
+        for name in changed:
             shell.run_line_magic("config", f"CodeGen.{name} = {getattr(CodeGen, name).default_value!r}")
 
 

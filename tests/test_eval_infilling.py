@@ -153,6 +153,27 @@ def test_end_to_end_on_a_causal_masking_model(tiny_model, tmp_path):
 
 
 @pytest.mark.slow
+def test_guard_fills_as_infill_magic_does(tiny_model, tmp_path, monkeypatch):
+    """--guard: every fill asks for the guard of a marked hole (KnownColumns.nonempty), and the report says so."""
+    import jupyter_codegen.infill as infill_module
+
+    data = _short_tasks(tmp_path / "data")
+    asked = []
+    real = infill_module.fill_holes
+
+    def recording(engine, parts, options, **kw):
+        asked.append(options.columns)
+        return real(engine, parts, options, **kw)
+
+    monkeypatch.setattr(infill_module, "fill_holes", recording)
+    E.main(["--model", str(tiny_model("xglm")), "--sets", "single", "--methods", "infill", "--data", str(data),
+            "--out", str(tmp_path / "out"), "--name", "g", "--timeout", "3", "--guard"])
+    settings = json.loads((tmp_path / "out" / "infilling-g.json").read_text())["settings"]
+    assert settings["guard"].startswith("the guard of a marked hole")
+    assert len(asked) == 3 and all(known is not None and known.nonempty for known in asked)
+
+
+@pytest.mark.slow
 def test_infill_is_not_applicable_to_a_left_to_right_model(tiny_model, tmp_path):
     data = _short_tasks(tmp_path / "data", count=2)
     rows = E.main(
