@@ -36,6 +36,12 @@ def test_frames_whose_summary_does_not_list_every_column_exactly_are_not_guarded
     assert not known_columns(None) and not known_columns("")
 
 
+def _violates(code: str, known: KnownColumns = KNOWN) -> bool:
+    scanner = ColumnScanner.over(known)
+    scanner.feed(code)
+    return scanner.violated
+
+
 @pytest.mark.parametrize("code, misspelt", [
     # reads: a literal that is not a column is refused
     ('x = hives["honey"]', True),
@@ -172,9 +178,7 @@ def test_a_derived_frame_refuses_a_made_up_column():
     ('hives.groupby("apiary")["honey_kg"].sum(); hives["apiary"].unique()', False),
 ])
 def test_a_column_is_not_named_again_in_a_role_it_cannot_share(code, repeats):
-    scanner = ColumnScanner.over(KNOWN)
-    scanner.feed(code)
-    assert scanner.violated is repeats
+    assert _violates(code) is repeats
 
 
 def test_a_rewind_into_an_infills_left_side_starts_the_fill_anew():
@@ -342,9 +346,7 @@ def test_a_whole_cell_may_not_end_inside_a_bracket_or_a_string():
     ("x = [1, 2,]", False),
 ])
 def test_code_that_cannot_parse_is_refused_where_it_breaks(code, broken):
-    scanner = ColumnScanner.over(KNOWN)
-    scanner.feed(code)
-    assert scanner.violated is broken
+    assert _violates(code) is broken
 
 
 @pytest.mark.parametrize("left, right, fill, broken", [
