@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from .column_guard import known_columns
+from .column_guard import known_columns, request_count
 from .context import Cell, answer_end, build_infill_context, build_request_context
 from .engine import Completion, Engine, GenerationOptions
 from .errors import RequestError
@@ -73,18 +73,18 @@ def prompt_budget(
 
 def _with_columns(
     options: GenerationOptions, variables: str | None, before: list[Cell], also: str = "", whole: bool = False,
-    nonempty: bool = False,
+    nonempty: bool = False, count: int | None = None,
 ) -> GenerationOptions:
     """Options that keep column literals to the frames' real columns, as the variables summary lists them, and
     frame names to names the notebook has: the summary's, the context cells' bindings, and every name in `also`
     (an infill cell's own code, which may bind names above the hole). `whole`: the answer is a whole cell, which
-    may not end inside a bracket or a string. `nonempty`: the answer fills a hole the user marked, which it may not
-    leave empty."""
+    may not end inside a bracket or a string. `nonempty`: the answer fills a hole the user marked (at a column
+    argument it names a column). `count`: the number of rows the request asks for."""
     if not options.guard_columns or options.columns is not None:
         return options
     known = known_columns(variables)
     known = replace(known.with_names(_defined_names(before, variables) | set(_NAME.findall(also))), whole=whole,
-                    nonempty=nonempty)
+                    nonempty=nonempty, count=count)
     return options.with_(columns=known) if known else options
 
 
@@ -135,7 +135,8 @@ def codegen(
     fmt = engine.format
     context = build_request_context(before, request.strip(), fmt.document, engine.count_tokens, budget, variables)
     prompt = fmt.continuation(context.text)
-    asked = _with_columns(options, variables, before, whole=True).with_(stop=prompt.stop + options.stop)
+    asked = _with_columns(options, variables, before, whole=True, count=request_count(request)).with_(
+        stop=prompt.stop + options.stop)
     options = _sampling(asked)
     text_so_far: list[str] = []
 

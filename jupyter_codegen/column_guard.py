@@ -82,13 +82,17 @@ class KnownColumns:
 
     closed_after: int = 0
     """How many brackets the code after the text closes on its first line (see `after`)."""
+    count: int | None = None
+    """The one number of rows the request asks for ("the last 4 rows", "top five"): what `head`, `tail`,
+    `nlargest` and `nsmallest` take (see `request_count`)."""
     nonempty: bool = False
     """The text fills a hole the user marked: where the hole stands for a column (`df.sort_values(<FILL>, ...)`,
     `groupby(<FILL>)`, `dropna(subset=<FILL>)`), it begins with a string or a list, so it names columns (left
     empty it is a SyntaxError, and a small model fills such a slot with nothing or with text it read nearby)."""
 
     def __bool__(self) -> bool:
-        return bool(self.frames) or (bool(self.frame_names) and self.names is not None) or self.nonempty
+        return (bool(self.frames) or (bool(self.frame_names) and self.names is not None) or self.nonempty
+                or self.count is not None)
 
 
 def known_columns(variables: str | None) -> KnownColumns:
@@ -120,6 +124,43 @@ def known_columns(variables: str | None) -> KnownColumns:
             continue  # the summary cut the name
         frames.append((match["name"], tuple(columns)))
     return KnownColumns(tuple(frames), frame_names=tuple(frame_names), names=variable_names if whole else None)
+
+
+COUNT_METHODS = frozenset({"head", "tail", "nlargest", "nsmallest"})
+_NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?%?")
+_COUNT_BEFORE = frozenset({"top", "first", "last", "bottom"})
+_ROWS = frozenset({"rows", "row", "entries", "records", "lines", "items", "results"})
+_NOT_SUPERLATIVE = frozenset({
+    "interest", "request", "forest", "contest", "suggest", "rest", "test", "west", "guest", "harvest", "nest",
+    "quest", "protest", "invest", "digest", "chest", "manifest", "arrest", "honest", "modest", "pest", "vest"})
+
+
+def _superlative(word: str) -> bool:
+    return word in ("most", "least") or (len(word) > 4 and word.endswith("est") and word not in _NOT_SUPERLATIVE)
+
+
+def request_count(request: str) -> int | None:
+    """The number of rows a request asks for: its one number, where it counts rows ("the last 4 rows", "top
+    five", "the 3 largest", "fastest three finishers"); None for any other number ("amount > 100", "5 bins",
+    "2023", "9.5") or for a request with two."""
+    words = _WORD.findall(request.lower())
+    numbers = [(i, w) for i, w in enumerate(words) if w[0].isdigit() or w in _NUMBER_WORDS]
+    if len(numbers) != 1:
+        return None
+    i, word = numbers[0]
+    if "." in word or word.endswith("%"):
+        return None
+    n = _NUMBER_WORDS[word] if word in _NUMBER_WORDS else int(word)
+    if not 1 <= n <= 1000 or 1900 <= n <= 2100:
+        return None
+    before, after = words[max(0, i - 2):i], words[i + 1:i + 3]
+    counts = (any(w in _COUNT_BEFORE or _superlative(w) for w in before) or any(w in _ROWS for w in after)
+              or (bool(after) and _superlative(after[0]))
+              or (bool(after) and after[0].endswith("s") and any(_superlative(w) for w in words)))
+    return n if counts else None
 
 
 def _closers(line: str) -> int:
@@ -242,6 +283,8 @@ class _Bracket:
     (`df.iloc[:, 0]` is a Series, whose labels are the rows')."""
     named: tuple[str, ...] = ()
     """The columns named so far in a list display, in a `groupby` call (its keys) and in a call's PAIRED_KEYWORDS."""
+    counts: bool = False
+    """A `head`/`tail`/`nlargest`/`nsmallest` call whose first argument is the request's number of rows."""
 
 
 @dataclass
@@ -308,6 +351,12 @@ class ColumnScanner:
     floor: int = 0
     """Brackets the code before the generated text left open on its line (an infill's left side): the right side
     closes them, so the text may not."""
+    count: int | None = None
+    """The request's number of rows (KnownColumns.count)."""
+    last_attribute: str | None = None
+    """The name just read after a dot, whatever it was read on (`s.nlargest`)."""
+    ident_count: bool = False
+    """The name being read is the first argument of a counting call (see `count_slot`): the request's number."""
     frame_names: frozenset[str] = frozenset()
     names: frozenset[str] | None = None
     """The names the notebook has; None: frame names are not guarded."""
@@ -350,6 +399,7 @@ class ColumnScanner:
         scanner.feed(known.line_prefix)
         scanner.fed = ""
         scanner.floor = min(len(scanner.stack), known.closed_after)
+        scanner.count = known.count
         return scanner
 
     def copy(self) -> "ColumnScanner":
@@ -373,6 +423,14 @@ class ColumnScanner:
             return False
         # After a rewind the text may stop short of the name (at the space before it): the next token writes it.
         return (bool(self.ident) and self.ident_guarded) or (not self.ident and any(p >= self.pos for p in self.guard_at))
+
+    @property
+    def count_slot(self) -> bool:
+        """At the first argument of `head(`, `tail(`, `nlargest(`, `nsmallest(`, where the request's number of rows
+        goes (only when the request gives one)."""
+        top = self.stack[-1] if self.stack else None
+        return (top is not None and top.counts and top.position == 0 and top.keyword is None and top.element_start
+                and self.string is None and not self.comment)
 
     @property
     def column_slot(self) -> bool:
@@ -477,8 +535,12 @@ class ColumnScanner:
             if c == quote:  # '""' then '"': a triple-quoted string, never a column
                 self.string = _String(quote, None, triple=True)
                 return
+        if self.count_slot and not self.ident and not c.isdigit():
+            self.violated = True  # `tail()`, `tail(n)` for "the last 4 rows": the request's number goes here
+            return
         if _IDENT.match(c):
             if not self.ident:
+                self.ident_count = self.count_slot
                 if self.name_check is not None and self.name_check[2] != "dot":
                     self._check_name(c)
                 self.ident_after_dot = self.after_dot
@@ -490,12 +552,19 @@ class ColumnScanner:
             self.after_dot = False
             if self.ident_guarded and not any(f.startswith(self.ident) for f in self.frame_names):
                 self.violated = True  # a name written again after a rewind spells a frame
+            if self.ident_count and not str(self.count).startswith(self.ident):
+                self.violated = True
             return
         prefix = self.ident if c in "\"'" and self.ident.lower() in _STRING_PREFIXES else None
         if self.ident:
+            if self.ident_count and self.ident != str(self.count):
+                self.violated = True  # `head(4` then `0`: the number goes on
+                return
             self._end_ident()
             if self.violated:
                 return
+        if c != "(":
+            self.last_attribute = None
         if c in " \t" and self.pos in self.guard_at:
             self.guard_at = self.guard_at | {self.pos + 1}  # the guarded name or literal starts after the space
         if c in " \t\r\\":
@@ -651,6 +720,8 @@ class ColumnScanner:
     def _end_ident(self) -> None:
         name, self.ident = self.ident, ""
         after_dot, at_element = self.ident_after_dot, self.ident_at_element
+        self.last_attribute = name if after_dot else None
+        self.ident_count = False
         if not after_dot and not self.stack:
             if self.statement_start:
                 self.lead = name
@@ -852,10 +923,15 @@ class ColumnScanner:
             self._push(_Bracket("(", "call", receiver=replace(chain, attribute=None), method=chain.attribute))
         else:
             self._push(_Bracket("(", "call"))
+        self.stack[-1].counts = self.count is not None and self.last_attribute in COUNT_METHODS
+        self.last_attribute = None
 
     def _close(self, c: str) -> None:
         if not self.stack:
             self._operator()
+            return
+        if self.count_slot and not self.ident:
+            self.violated = True  # `tail()` gives five rows, not the four asked for
             return
         if {"(": ")", "[": "]", "{": "}"}[self.stack[-1].char] != c or len(self.stack) <= self.floor:
             # `round(x["a"]]` does not parse, nor a fill that closes a bracket its right side closes
@@ -963,7 +1039,7 @@ class ColumnGuard:
             logits = self._without_endings(text, logits, self.vocabulary.closers.get(scanner.closer or ""))
         elif self.known.nonempty and not text.strip() and scanner.column_slot:
             logits = self._only(self.vocabulary.literal_openers, logits)
-        inside = scanner.guarded is not None or scanner.name_guarded
+        inside = scanner.guarded is not None or scanner.name_guarded or scanner.count_slot
         return self._greedy(scanner, logits, inside) if greedy else self._sampled(scanner, logits, inside)
 
     def _greedy(self, scanner: ColumnScanner, logits: np.ndarray, inside: bool) -> np.ndarray:

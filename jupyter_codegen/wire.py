@@ -102,6 +102,8 @@ class Options(_Message):
     """The answer fills a hole the user marked: where it stands for a column it begins with a string or a list."""
     column_closed_after: int = Field(0, ge=0)
     """How many brackets the code after the hole closes on its line: the fill may not close them."""
+    row_count: int | None = Field(None, ge=1)
+    """The number of rows the request asks for: what `head`, `tail`, `nlargest`, `nsmallest` take."""
 
     @classmethod
     def of(cls, options: GenerationOptions) -> "Options":
@@ -116,13 +118,14 @@ class Options(_Message):
             whole_cell=bool(columns and columns.whole),
             nonempty_fill=bool(columns and columns.nonempty),
             column_closed_after=columns.closed_after if columns else 0,
+            row_count=columns.count if columns else None,
         )
 
     def known_columns(self) -> KnownColumns | None:
         known = KnownColumns(
             tuple((name, tuple(cols)) for name, cols in (self.columns or {}).items()), self.column_line_prefix,
             tuple(self.frame_names), tuple(self.names) if self.names is not None else None, self.whole_cell,
-            nonempty=self.nonempty_fill, closed_after=self.column_closed_after,
+            nonempty=self.nonempty_fill, closed_after=self.column_closed_after, count=self.row_count,
         )
         return known if known else None
 
@@ -132,9 +135,9 @@ class Options(_Message):
         if "stop" in given:
             given["stop"] = tuple(given["stop"])
         for part in ("column_line_prefix", "frame_names", "names", "whole_cell", "nonempty_fill",
-                     "column_closed_after"):
+                     "column_closed_after", "row_count"):
             given.pop(part, None)
-        if "columns" in given or self.model_fields_set & {"frame_names", "names", "nonempty_fill"}:
+        if "columns" in given or self.model_fields_set & {"frame_names", "names", "nonempty_fill", "row_count"}:
             given["columns"] = self.known_columns()
         return base.with_(**given)
 

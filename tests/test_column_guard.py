@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jupyter_codegen.column_guard import ColumnScanner, KnownColumns, known_columns
+from jupyter_codegen.column_guard import ColumnScanner, KnownColumns, known_columns, request_count
 from jupyter_codegen.engine import GenerationOptions
 from jupyter_codegen.onnx_engine import OnnxEngine
 from jupyter_codegen.variables import summarize_namespace
@@ -384,10 +384,44 @@ def test_a_marked_hole_that_stands_for_a_column_begins_with_a_string_or_a_list()
     assert int(unmarked.restrict(0, "", logits, greedy=True).argmax()) == eos  # a fix may delete its line
 
 
+@pytest.mark.parametrize("request_text, count", [
+    ("give me the tail end of the table, last 4 rows", 4),
+    ("top five apiaries by honey", 5),
+    ("the 3 largest harvests", 3),
+    ("Fastest three finishers with their times", 3),
+    ("show 12 rows", 12),
+    ("rows where amount > 100, sorted", None),  # a threshold, not a count
+    ("Histogram of the cupping scores, 5 bins", None),
+    ("only 2023", None),
+    ("days with wind above 9.5 m/s", None),
+    ("the 3 largest orders over 100", None),  # two numbers: which is the count is a guess
+    ("first rows please", None),
+])
+def test_the_number_of_rows_a_request_asks_for(request_text, count):
+    assert request_count(request_text) == count
+
+
+@pytest.mark.parametrize("code, broken", [
+    ("hives.tail(4)", False),
+    ('x = hives.sort_values("honey_kg").head(4)', False),
+    ('hives["honey_kg"].nlargest(4)', False),
+    ('hives.nsmallest(4, "honey_kg")', False),
+    ("hives.tail(5)", True),
+    ("hives.tail()", True),  # five rows, not the four asked for
+    ("hives.tail(40)", True),
+    ("hives.tail(n)", True),
+    ("hives.tail( 4)", True),  # the number itself, as written in code
+    ("hives.round(2)", False),  # not a count of rows
+])
+def test_a_counting_call_takes_the_number_of_rows_the_request_asks_for(code, broken):
+    assert _violates(code, replace(KNOWN, count=4)) is broken
+    assert not _violates(code, KNOWN)  # no number in the request: free
+
+
 @pytest.mark.parametrize("known", [
     KNOWN.after("x = hives["), NAMED, KnownColumns(frame_names=("wide",), names=("wide",)),
     KnownColumns((("hives", ("a",)),), whole=True),
-    replace(KNOWN, nonempty=True).after("x = hives.sort_values(", ", ascending=False)"),
+    replace(KNOWN, nonempty=True).after("x = hives.sort_values(", ", ascending=False)"), replace(KNOWN, count=4),
 ])
 def test_the_wire_carries_the_columns_and_names_to_the_server(known):
     options = GenerationOptions(columns=known)
@@ -417,8 +451,10 @@ def test_the_engine_keeps_a_guarded_literal_to_the_frames_columns(engine, temper
         assert completion.text.startswith(tuple(f'{col}"' for col in HIVES.columns)), completion.text
 
 
-def test_the_embedded_model_reads_only_columns_the_frame_has():
-    """Through the real magic in a real IPython shell: every column the answer reads from the frame exists."""
+@pytest.fixture
+def embedded_shell():
+    """A real IPython shell with the extension on the embedded model; `frame` puts a table in it as `hives`. The
+    shell is shared with later tests: the traits get their defaults back."""
     from IPython.core.interactiveshell import InteractiveShell
 
     from jupyter_codegen.config import CodeGen
@@ -428,61 +464,64 @@ def test_the_embedded_model_reads_only_columns_the_frame_has():
     changed = {"model": "'default'", "use_server": "False", "max_new_tokens": "64"}
     for name, value in changed.items():
         shell.run_line_magic("config", f"CodeGen.{name} = {value}")
-    shell.user_ns["hives"] = HIVES.assign(inspected=pd.Timestamp("2024-04-06"), queen_seen=True)
-    columns = set(shell.user_ns["hives"].columns)
     magics = shell.magics_manager.registry["CodeGenMagics"]
+
+    def answer(magic: str, cell: str, frame: pd.DataFrame = HIVES):
+        shell.user_ns["hives"] = frame
+        magics.conversation.reset()
+        shell.run_cell_magic(magic, "", cell)
+        return magics.last_answer
+
     try:
-        for request in ("Draw a bar chart with the mean honey yield for every apiary.",
-                        "How many inspections are missing a varroa count?",
-                        "Which inspections found a varroa count of 10 or more?",
-                        "What's the typical brood frame count per temperament? Use the median."):
-            magics.conversation.reset()
-            shell.run_cell_magic("codegen", "", request)
-            code = magics.last_answer.code
-            if magics.last_answer.candidates[0].finish_reason == "length":
-                continue  # cut at the token limit: it may stop inside a literal
-            subscripts = [  # hives["..."], in the order written (a literal is never left unterminated)
-                node for node in ast.walk(ast.parse(code))
-                if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "hives"
-                and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)
-            ]
-            made = {node.slice.value for node in subscripts if isinstance(node.ctx, ast.Store)}
-            for node in subscripts:
-                if isinstance(node.ctx, ast.Load):
-                    assert node.slice.value in columns | made, code
+        yield answer
     finally:
-        del shell.user_ns["hives"]
-        for name in changed:  # the shell is shared with later tests: give the traits their defaults back
+        shell.user_ns.pop("hives", None)
+        for name in changed:
             shell.run_line_magic("config", f"CodeGen.{name} = {getattr(CodeGen, name).default_value!r}")
 
 
-def test_the_embedded_model_fills_a_hole_at_a_column_argument_with_a_column():
+def test_the_embedded_model_reads_only_columns_the_frame_has(embedded_shell):
+    """Through the real magic in a real IPython shell: every column the answer reads from the frame exists."""
+    hives = HIVES.assign(inspected=pd.Timestamp("2024-04-06"), queen_seen=True)
+    columns = set(hives.columns)
+    for request in ("Draw a bar chart with the mean honey yield for every apiary.",
+                    "How many inspections are missing a varroa count?",
+                    "Which inspections found a varroa count of 10 or more?",
+                    "What's the typical brood frame count per temperament? Use the median."):
+        answer = embedded_shell("codegen", request, hives)
+        code = answer.code
+        if answer.candidates[0].finish_reason == "length":
+            continue  # cut at the token limit: it may stop inside a literal
+        subscripts = [  # hives["..."], in the order written (a literal is never left unterminated)
+            node for node in ast.walk(ast.parse(code))
+            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "hives"
+            and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)
+        ]
+        made = {node.slice.value for node in subscripts if isinstance(node.ctx, ast.Store)}
+        for node in subscripts:
+            if isinstance(node.ctx, ast.Load):
+                assert node.slice.value in columns | made, code
+
+
+def test_the_embedded_model_fills_a_hole_at_a_column_argument_with_a_column(embedded_shell):
     """Through the real `%%infill` magic: left free, the embedded model ends the fill of `sort_values(<FILL>, ...)`
     at once (a SyntaxError) or writes text from the variables summary into it; the marked hole begins with a literal,
     which the guard spells as one of the frame's columns, and the cell parses."""
-    from IPython.core.interactiveshell import InteractiveShell
+    for cell in ("top = hives.sort_values(<FILL>, ascending=False).head(3)\ntop",
+                 "hives.groupby(<FILL>)[\"honey_kg\"].sum()"):
+        answer = embedded_shell("infill", cell)
+        [fill] = answer.fills
+        assert ast.literal_eval(fill.strip()) in set(HIVES.columns), answer.code
+        ast.parse(answer.code)
 
-    from jupyter_codegen.config import CodeGen
 
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "jupyter_codegen")
-    changed = {"model": "'default'", "use_server": "False", "max_new_tokens": "32"}
-    for name, value in changed.items():
-        shell.run_line_magic("config", f"CodeGen.{name} = {value}")
-    shell.user_ns["hives"] = HIVES
-    magics = shell.magics_manager.registry["CodeGenMagics"]
-    try:
-        for cell in ("top = hives.sort_values(<FILL>, ascending=False).head(3)\ntop",
-                     "hives.groupby(<FILL>)[\"honey_kg\"].sum()"):
-            magics.conversation.reset()
-            shell.run_cell_magic("infill", "", cell)
-            [fill] = magics.last_answer.fills
-            assert ast.literal_eval(fill.strip()) in set(HIVES.columns), magics.last_answer.code
-            ast.parse(magics.last_answer.code)
-    finally:
-        del shell.user_ns["hives"]
-        for name in changed:
-            shell.run_line_magic("config", f"CodeGen.{name} = {getattr(CodeGen, name).default_value!r}")
+def test_the_embedded_model_shows_as_many_rows_as_the_request_asks_for(embedded_shell):
+    """Through the real `%%codegen` magic: left free, the embedded model answers "first 7 rows" with `head(5)`, the
+    count it saw most in training; the request's number is what `head` takes."""
+    code = embedded_shell("codegen", "first 7 rows").code
+    counted = [node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Call)
+               and isinstance(node.func, ast.Attribute) and node.func.attr in ("head", "tail", "nlargest")]
+    assert counted and all(ast.literal_eval(node.args[0]) == 7 for node in counted), code
 
 
 def test_an_answer_that_reads_a_made_up_column_at_a_statement_start_is_rewound_and_never_shows_it():
