@@ -130,7 +130,7 @@ COUNT_METHODS = frozenset({"head", "tail", "nlargest", "nsmallest"})
 _NUMBER_WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
-_WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?%?")
+_WORD = re.compile(r"\d+(?:st|nd|rd|th)\b|[a-z]+|\d+(?:\.\d+)?%?")
 _COUNT_BEFORE = frozenset({"top", "first", "last", "bottom"})
 _ROWS = frozenset({"rows", "row", "entries", "records", "lines", "items", "results"})
 _NOT_SUPERLATIVE = frozenset({
@@ -151,8 +151,8 @@ def request_count(request: str) -> int | None:
     if len(numbers) != 1:
         return None
     i, word = numbers[0]
-    if "." in word or word.endswith("%"):
-        return None
+    if "." in word or word.endswith("%") or not word.isdigit() and word not in _NUMBER_WORDS:
+        return None  # 9.5, 10%, the 4th row
     n = _NUMBER_WORDS[word] if word in _NUMBER_WORDS else int(word)
     if not 1 <= n <= 1000 or 1900 <= n <= 2100:
         return None

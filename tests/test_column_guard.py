@@ -396,6 +396,7 @@ def test_a_marked_hole_that_stands_for_a_column_begins_with_a_string_or_a_list()
     ("days with wind above 9.5 m/s", None),
     ("the 3 largest orders over 100", None),  # two numbers: which is the count is a guess
     ("first rows please", None),
+    ("show the 4th row", None),  # an ordinal picks a row, it does not count them
 ])
 def test_the_number_of_rows_a_request_asks_for(request_text, count):
     assert request_count(request_text) == count
