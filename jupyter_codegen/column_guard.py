@@ -871,6 +871,11 @@ class ColumnScanner:
                 return
             if s.frame is not None and self.stack:
                 self._name_column(s.content)
+            elif s.new_column_of is not None and self.stack and self.stack[-1].role == "display":
+                if s.content in self.stack[-1].named:
+                    self.violated = True  # `df[["a", "a"]] ...`: made or read, a list names a column once
+                    return
+                self.stack[-1].named += (s.content,)
             if s.new_column_of is not None and s.content not in self.columns[s.new_column_of]:
                 self.unresolved.append((s.start, s.new_column_of, s.content))
             if not s.content:

@@ -166,6 +166,8 @@ def test_a_derived_frame_refuses_a_made_up_column():
     ('hives.groupby(by="apiary")[["honey_kg", "apiary"]].sum()', True),
     ('hives.groupby(["apiary", "apiary"]).size()', True),
     ('x = hives[["apiary", "apiary"]]', True),
+    ('hives[["apiary", "apiary"]].head()', True),  # at a statement start too, read or made
+    ('hives[["apiary", "honey_kg"]].head()', False),
     ('hives.plot(kind="scatter", x="honey_kg", y="honey_kg")', True),  # a column against itself
     ('hives.plot(kind="scatter", x="honey_kg", y="varroa_count")', False),
     ('sns.scatterplot(data=hives, x="apiary", y="apiary")', True),
