@@ -132,7 +132,7 @@ def test_a_hand_written_solution_passes_and_a_wrong_one_fails_in_a_real_kernel()
     assert [t["code"] for t in good["turns"]] == RIGHT  # state carried from cell to cell in one kernel
     assert good["printed"] == "['a', 'b', 'c', 'd', 'e']\n"
 
-    wrong = M.run_case(c, settings, answers=RIGHT[:3] + ["chars = list(chars)", "print(chars)"])
+    wrong = M.run_case(c, settings, answers=RIGHT[:3] + ["chars = sorted(chars, reverse=True)", "print(chars)"])
     assert not wrong["passed"] and wrong["reason"].startswith("wrong output: printed")
 
     broken = M.run_case(c, settings, answers=RIGHT[:4] + ["print(char)"])
