@@ -28,10 +28,13 @@ How
     left-to-right fill can win back.
 
 Protocol choices, and why
-    - Hole size: single-line fills are one line. The left-to-right methods get `max_lines=1` (the product's own
-      option for this); the infill output is cut after its first non-blank line (the model may go on without
-      writing `<|endofmask|>`; the hole is one line by definition). Multi-line and random-span fills are kept as
-      the product returns them.
+    - Hole size: single-line fills are one line: every method gets `max_lines=1` (the product's own option for
+      this), which cuts a left-to-right continuation and a causal-masking fill after its first non-blank line
+      (the model may go on without writing `<|endofmask|>`; the hole is one line by definition). Multi-line and
+      random-span fills are kept as the product returns them.
+    - Indentation: by default the fill is the model's own. `--fit` fills as `%%infill` does (CodeGen.
+      fit_indentation): a fill that starts a line and makes the program fail to parse moves to the nearest depth
+      at which it parses, for every method. That reads the right side, for left-to-right methods too.
     - Token budgets (max new tokens): single 64, multi 256, random 128: above the longest canonical middle in
       single-line and 99% of them in the other sets with an 8k-vocabulary tokenizer, so no correct fill is cut
       by the budget, while a model that never stops costs a bounded time.
@@ -164,16 +167,6 @@ def exact_match(fill: str, middle: str) -> bool:
     return fill.strip() == middle.strip()
 
 
-def first_line(text: str) -> str:
-    """`text` up to and including the end of its first non-blank line."""
-    offset = 0
-    for line in text.splitlines(keepends=True):
-        offset += len(line)
-        if line.strip():
-            return text[:offset]
-    return text
-
-
 # -- fills ----------------------------------------------------------------------------------------------------
 
 
@@ -200,12 +193,14 @@ def task_seed(task_id: str, seed: int = 0) -> int:
 class ModelFiller:
     """Fills holes through the product's `fill_holes`, with the protocol of the module docstring."""
 
-    def __init__(self, engine, *, k: int = DEFAULT_K, context: str = "raw", seed: int = 0, guard: bool = False):
+    def __init__(self, engine, *, k: int = DEFAULT_K, context: str = "raw", seed: int = 0, guard: bool = False,
+                 fit: bool = False):
         self.engine = engine
         self.k = k
         self.context = context
         self.seed = seed
         self.guard = guard
+        self.fit = fit
 
     def parts(self, task: Task, max_new_tokens: int) -> list[str]:
         if self.context == "raw":
@@ -234,14 +229,12 @@ class ModelFiller:
         try:
             parts = self.parts(task, spec.max_new_tokens)
             result = fill_holes(
-                self.engine, parts, options, method=method, candidates=self.k, max_lines=spec.max_lines
+                self.engine, parts, options, method=method, candidates=self.k, max_lines=spec.max_lines,
+                code_parts=[task.left, task.right], fit=self.fit,
             )
         except CodeGenError as exc:  # e.g. the prompt does not fit in the context window
             return Fill("", time.perf_counter() - start, str(exc))
-        text = result.fills[0] if result.fills else ""
-        if method == "infill" and spec.max_lines == 1:
-            text = first_line(text)
-        return Fill(text, time.perf_counter() - start)
+        return Fill(result.fills[0] if result.fills else "", time.perf_counter() - start)
 
 
 def applicability(engine, methods: Iterable[str]) -> dict[str, str | None]:
@@ -483,6 +476,8 @@ def main(argv: Sequence[str] | None = None, *, filler: Filler | None = None) -> 
     parser.add_argument("--seed", type=int, default=0, help="mixed into each task's sampling seed")
     parser.add_argument("--guard", action="store_true",
                         help="fill as %%%%infill does, with the guard's rules for a marked hole (brackets, commas)")
+    parser.add_argument("--fit", action="store_true",
+                        help="fill as %%%%infill does, moving a fill whose depth breaks the program to one that parses")
     parser.add_argument("--data", type=Path, default=DATA_DIR)
     parser.add_argument("--name", help="output file stem (default: from the model)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
@@ -499,7 +494,7 @@ def main(argv: Sequence[str] | None = None, *, filler: Filler | None = None) -> 
         engine = load_engine(args.model, EngineSettings(threads=args.threads, progress=False))
         fmt_name, can_infill = engine.format.name, engine.format.can_infill
         not_applicable = applicability(engine, args.methods)
-        filler = ModelFiller(engine, k=args.k, context=args.context, seed=args.seed, guard=args.guard)
+        filler = ModelFiller(engine, k=args.k, context=args.context, seed=args.seed, guard=args.guard, fit=args.fit)
     else:  # a stand-in (tests): every method applies
         fmt_name, can_infill, not_applicable = "stand-in", True, {m: None for m in args.methods}
     load_seconds = time.perf_counter() - load_start
@@ -529,6 +524,7 @@ def main(argv: Sequence[str] | None = None, *, filler: Filler | None = None) -> 
         "max new tokens": ", ".join(f"{s} {SETS[s].max_new_tokens}" for s in args.sets),
         "rerank": f"K={args.k}, seed {args.seed}",
         "guard": "the guard of a marked hole (%%infill)" if args.guard else "none (the engine alone)",
+        "indentation": "fitted to a depth that parses (%%infill)" if args.fit else "the model's own",
         "sandbox": f"{args.timeout:g} s per program, {args.workers} worker(s); ONNX threads {args.threads}",
         "wall time": f"{total:.0f} s (model load {load_seconds:.1f} s)",
         "date": time.strftime("%Y-%m-%d %H:%M"),

@@ -207,9 +207,11 @@ def infill(
     on_update: UpdateCallback | None = None,
     cancel: threading.Event | None = None,
     nonempty: bool = True,
+    fit_indentation: bool = True,
 ) -> Answer:
     """The cell with every hole filled, using the code on both sides and the cells around it. `nonempty`: no hole
-    is left empty (a hole the user marked asks for code; a fix may delete its line)."""
+    is left empty (a hole the user marked asks for code; a fix may delete its line). `fit_indentation`: a fill that
+    starts a line is moved to a depth at which the cell parses, where its own does not."""
     cell_parts = split_holes(code, marker)
     if len(cell_parts) < 2:
         raise RequestError(f"The cell has no {marker} hole to fill; put {marker} where code is missing.")
@@ -226,7 +228,7 @@ def infill(
 
     guarded = _with_columns(options, variables, before, "\n".join(cell_parts), nonempty=nonempty)
     result = fill_holes(engine, context.parts, guarded, method=method, candidates=candidates, on_text=on_text,
-                        cancel=cancel)
+                        cancel=cancel, code_parts=cell_parts, fit=fit_indentation)
     fills = result.fills + [marker] * (len(cell_parts) - 1 - len(result.fills))
     filled = merge(cell_parts, fills)
     notes = ([context.note] if context.note else []) + result.notes

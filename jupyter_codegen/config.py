@@ -54,6 +54,11 @@ class CodeGen(Configurable):
     max_context_tokens = Int(2048, min=64, help="Most tokens of notebook context sent with a request.").tag(config=True)
     infill_marker = Unicode("<FILL>", help="Text that marks a hole in %%infill cells.").tag(config=True)
     infill_method = Enum(list(METHODS), "auto", help="auto: the model's infill tokens if it has them, else left-to-right reranking.").tag(config=True)
+    fit_indentation = Bool(
+        True,
+        help="Move a %%infill fill that starts a line to a depth at which the cell parses (one deeper after a "
+        "line ending in a colon, or a block still open) when the model's own depth breaks the cell.",
+    ).tag(config=True)
     explain_method = Enum(
         list(METHODS), "rerank",
         help="How --explain fills the request slot before the code; rerank (candidates written left to right, scored "

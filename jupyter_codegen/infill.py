@@ -14,6 +14,7 @@ from typing import Literal
 
 from .engine import Completion, Engine, GenerationOptions, TextCallback
 from .errors import RequestError
+from .indentation import fit_indentation
 
 Method = Literal["auto", "infill", "left-to-right", "rerank"]
 METHODS: tuple[str, ...] = ("auto", "infill", "left-to-right", "rerank")
@@ -81,6 +82,17 @@ def cut_left_to_right(text: str, left: str, right: str, max_lines: int | None = 
     return body if right.startswith("\n") or not right else body + "\n"
 
 
+def first_lines(text: str, count: int) -> str:
+    """`text` up to and including the end of its `count`-th non-blank line."""
+    offset, seen = 0, 0
+    for line in text.splitlines(keepends=True):
+        offset += len(line)
+        seen += bool(line.strip())
+        if seen >= count:
+            return text[:offset]
+    return text
+
+
 def resolve_method(engine: Engine, method: Method) -> tuple[str, list[str]]:
     if method == "auto":
         method = "infill" if engine.format.can_infill else "rerank"
@@ -107,10 +119,15 @@ def fill_holes(
     on_text: TextCallback | None = None,
     cancel: threading.Event | None = None,
     max_lines: int | None = None,
+    code_parts: list[str] | None = None,
+    fit: bool = True,
 ) -> InfillResult:
     """Fills the len(parts) - 1 holes between `parts`, in order, each fill seen by the next.
 
-    `on_text` is called with (hole index, new text) as the fill of a hole streams.
+    `on_text` is called with (hole index, new text) as the fill of a hole streams. `max_lines` caps each fill's
+    lines. `code_parts` are the holes' own code where `parts` carry more around it (a notebook's other cells);
+    with `fit`, a fill that starts a line and breaks that code's indentation moves to a depth that parses
+    (indentation.fit_indentation).
     """
     if len(parts) < 2:
         raise RequestError("There is no hole to fill; mark each hole with CodeGen.infill_marker (by default <FILL>).")
@@ -138,7 +155,13 @@ def fill_holes(
         else:
             completion = _fill_left_to_right(engine, parts, fills, hole_options, method, candidates, stream, cancel,
                                              max_lines)
-        fills.append(completion.text)
+        text = completion.text
+        if method == "infill" and max_lines is not None:
+            text = first_lines(text, max_lines)
+        if fit and completion.finish_reason != "cancelled":
+            code = code_parts if code_parts is not None else parts
+            text = fit_indentation(merge(code[: hole + 1], fills), text, "".join(code[hole + 1:]))
+        fills.append(text)
         if completion.finish_reason == "cancelled":
             cancelled = True
             break

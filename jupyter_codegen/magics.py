@@ -415,7 +415,7 @@ class CodeGenMagics(Magics):
                 variables=gathered.variables,
                 method=(args.method if args and args.method else self.settings.infill_method),
                 candidates=self.settings.rerank_candidates, max_context_tokens=self.settings.max_context_tokens,
-                on_update=live.update,
+                on_update=live.update, fit_indentation=self.settings.fit_indentation,
             )
         except CodeGenError as exc:
             display.error(str(exc))

@@ -43,7 +43,7 @@ def tidy_code(code: str) -> str:
     is not Python and is only stripped.
     """
     text = _strip_blank(_CONTROL.sub("", code))
-    if not text or text.lstrip().startswith("%%") or _parses(text):
+    if not text or text.lstrip().startswith("%%") or parses(text):
         return text
     lines = text.splitlines()
     for end in range(len(lines) - 1, 0, -1):
@@ -122,7 +122,8 @@ def _strip_blank(text: str) -> str:
     return re.sub(r"\A(?:[ \t]*\r?\n)+", "", text).rstrip()
 
 
-def _parses(text: str) -> bool:
+def parses(text: str) -> bool:
+    """Whether `text` reads as Python, allowing magics and a common indentation."""
     return _statements(text) is not None
 
 

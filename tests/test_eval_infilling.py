@@ -57,13 +57,6 @@ def test_program_layout_and_exact_match():
     assert E.exact_match("  y = x + 1", task.middle) and not E.exact_match("y = x+1", task.middle)
 
 
-def test_first_line_keeps_one_non_blank_line():
-    assert E.first_line("    a = 1\n    b = 2\n") == "    a = 1\n"
-    assert E.first_line("\n    a = 1\nb") == "\n    a = 1\n"
-    assert E.first_line("    a = 1") == "    a = 1"
-    assert E.first_line("") == ""
-
-
 def test_sample_is_deterministic_nested_and_in_file_order():
     tasks = [_task(task_id=f"T/{i}") for i in range(50)]
     small, large = E.sample(tasks, 10), E.sample(tasks, 20)

@@ -91,3 +91,40 @@ def test_a_causal_masking_fill_of_a_hole_inside_a_line_ends_with_that_line():
                method="infill")
     inline, line_start = engine.stops
     assert "\n" in inline and "\n" not in line_start
+
+
+def test_first_lines_keeps_whole_non_blank_lines():
+    from jupyter_codegen.infill import first_lines
+
+    assert first_lines("    a = 1\n    b = 2\n", 1) == "    a = 1\n"
+    assert first_lines("\n    a = 1\nb", 1) == "\n    a = 1\n"
+    assert first_lines("a\n\nb\nc", 2) == "a\n\nb\n"
+    assert first_lines("    a = 1", 1) == "    a = 1" and first_lines("", 1) == ""
+
+
+class _FixedFill(_RecordingEngine):
+    def __init__(self, fmt, text):
+        super().__init__(fmt)
+        self.text = text
+
+    def generate(self, prompt, options, on_text=None, cancel=None):
+        from jupyter_codegen.engine import Completion
+
+        return [Completion(text=self.text, finish_reason="stop") for _ in range(options.n)]
+
+
+@pytest.mark.parametrize("method", ["infill", "left-to-right"])
+def test_fills_are_moved_to_a_depth_that_parses_unless_asked_not_to(method):
+    from jupyter_codegen.engine import GenerationOptions
+    from jupyter_codegen.formats import format_by_name
+    from jupyter_codegen.infill import fill_holes
+
+    engine = _FixedFill(format_by_name("causal-masking"), "    return 0\n    x = 1\n")
+    parts = ["def f(n):\n    if n < 0:\n", "    return n\n"]
+    options = GenerationOptions(max_new_tokens=8)
+    fitted = fill_holes(engine, parts, options, method=method, max_lines=1)
+    assert fitted.fills == ["        return 0\n"]
+    assert fill_holes(engine, parts, options, method=method, max_lines=1, fit=False).fills == ["    return 0\n"]
+    # The parts the model sees may carry more than the cell; the depth is judged on the cell's own code.
+    context = ["<cell>\nimport os\n</cell>\n<cell>\n" + parts[0], parts[1] + "</cell>\n"]
+    assert fill_holes(engine, context, options, method=method, max_lines=1, code_parts=parts).fills == fitted.fills

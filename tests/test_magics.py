@@ -99,6 +99,27 @@ def test_infill_two_holes_by_causal_masking(shell, magics, tiny_model):
     assert magics.conversation.turns[-1].kind == "infill"
 
 
+def test_the_indentation_fit_is_a_setting_of_infill(shell, magics, tiny_model, monkeypatch):
+    from jupyter_codegen import magics as magics_module
+
+    seen = []
+    real = magics_module.assistant.infill
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["fit_indentation"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(magics_module.assistant, "infill", spy)
+    use(shell, tiny_model("xglm"))
+    run(shell, "%%infill\nif True:\n<FILL>\n")
+    shell.run_line_magic("config", "CodeGen.fit_indentation = False")
+    try:
+        run(shell, "%%infill\nif True:\n<FILL>\n")
+    finally:
+        shell.run_line_magic("config", "CodeGen.fit_indentation = True")
+    assert seen == [True, False]
+
+
 def test_infill_without_infill_tokens_reranks_and_says_so(shell, magics, tiny_model, capsys):
     use(shell, tiny_model("codegen"))
     shell.run_line_magic("config", "CodeGen.rerank_candidates = 3")
