@@ -333,7 +333,8 @@ def explain(
     parts = context.parts[0].split(HOLE)
     if len(parts) != 2:
         raise RequestError("The cell is too long to explain within CodeGen.max_context_tokens; raise it, or explain a shorter cell.")
-    result = fill_holes(engine, parts, short, method=method, candidates=candidates, cancel=cancel)
+    # The slot is a sentence, not code: there is no indentation to fit.
+    result = fill_holes(engine, parts, short, method=method, candidates=candidates, cancel=cancel, fit=False)
     fill = result.fills[0] if result.fills else ""
     sentence = " ".join(fill.strip().split("\n", 1)[0].lstrip("#").split())
     if sentence:

@@ -18,8 +18,9 @@ from .postprocess import parses
 DEFAULT_UNIT = 4
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
+def indent_width(line: str) -> int:
+    """How many columns of spaces (or tabs) `line` starts with."""
+    return len(line) - len(line.lstrip(" \t"))
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def shift(fill: str, delta: int) -> str | None:
             out.append(line)
         elif delta >= 0:
             out.append(" " * delta + line)
-        elif _indent(line) >= -delta:
+        elif indent_width(line) >= -delta:
             out.append(line[-delta:])
         else:
             return None
@@ -88,7 +89,7 @@ def fit_indentation(left: str, fill: str, right: str) -> str:
     where = layout(left)
     if where is None:
         return fill
-    own = _indent(first)
+    own = indent_width(first)
     for depth in sorted(where.depths(), key=lambda d: (abs(d - own), -d)):
         moved = shift(fill, depth - own)
         if depth != own and moved is not None and parses(left + moved + right):

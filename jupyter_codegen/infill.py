@@ -14,7 +14,7 @@ from typing import Literal
 
 from .engine import Completion, Engine, GenerationOptions, TextCallback
 from .errors import RequestError
-from .indentation import fit_indentation
+from .indentation import fit_indentation, indent_width
 
 Method = Literal["auto", "infill", "left-to-right", "rerank"]
 METHODS: tuple[str, ...] = ("auto", "infill", "left-to-right", "rerank")
@@ -46,10 +46,6 @@ def merge(parts: list[str], fills: list[str]) -> str:
     return "".join(out)
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
-
-
 def is_inline(left: str) -> bool:
     """A hole that continues a line of code (rather than starting one) ends with that line."""
     return bool(left) and not left.endswith("\n")
@@ -66,11 +62,12 @@ def cut_left_to_right(text: str, left: str, right: str, max_lines: int | None = 
         return text.split("\n", 1)[0]
     anchor = next((line for line in right.split("\n") if line.strip()), None)
     first = next((line for line in text.split("\n") if line.strip()), None)
-    floor = None if anchor is None else min(_indent(anchor), _indent(first) if first is not None else _indent(anchor))
+    floor = None if anchor is None else min(indent_width(anchor),
+                                            indent_width(first) if first is not None else indent_width(anchor))
     kept: list[str] = []
     for line in text.split("\n"):
         if line.strip() and anchor is not None:
-            if line.strip() == anchor.strip() or _indent(line) < floor:
+            if line.strip() == anchor.strip() or indent_width(line) < floor:
                 break
         kept.append(line)
         if max_lines is not None and sum(1 for k in kept if k.strip()) >= max_lines:
