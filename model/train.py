@@ -19,7 +19,9 @@ their own, as the product encodes its prompt (jupyter_codegen/objective.py says 
 next window of the same batch row (its continuation carries no `<|endoftext|>`).
 
 Loss: on every token but the `<|mask:i|>` sentinels (jupyter_codegen/objective.py), summed over the step's targets and
-divided by their count (gradient accumulation gives the same result as one big batch).
+divided by their count (gradient accumulation gives the same result as one big batch). `--notebook-loss code` scores a
+left-to-right segment of a notebook document on its code cells only (CodeTargets says why); masked segments and
+source files keep every token.
 
 Files:
 - --out (default model/checkpoint, meant to be committed, small): config.json, generation_config.json,
@@ -57,7 +59,7 @@ import numpy as np
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .docs import HELDOUT_PERMILLE, is_heldout, iter_texts, parse_source
-from jupyter_codegen.objective import CausalMasking, Specials, overhead
+from jupyter_codegen.objective import FILE_TOKENS, CausalMasking, Specials, overhead
 
 DEFAULT_OUT = Path("model/checkpoint")
 DEFAULT_STATE = Path("model/runs/state")
@@ -69,6 +71,9 @@ TRAIN_FIELDS = ("step", "tokens", "loss", "lr", "tokens_per_s", "hours", "masked
 EVAL_FIELDS = ("step", "tokens", "source", "loss", "bits_per_byte", "eval_tokens")
 MIN_MASKED_SEGMENT = 16
 """A segment shorter than this (tokens) stays left-to-right: too little text around a span to learn from."""
+
+NOTEBOOK_LOSS = ("all", "code")
+"""Targets of a left-to-right notebook segment: every token, or only the code cells' (`--notebook-loss`)."""
 
 SIZES: dict[str, dict[str, int]] = {
     # total parameters at an 8k vocabulary (tied embeddings); head_dim 64 everywhere
@@ -201,6 +206,31 @@ def data_fingerprint(specs: Sequence[str], tokenizer) -> str:
     return h.hexdigest()[:16]
 
 
+class CodeTargets:
+    """Which tokens of a notebook document are code: inside `<cell>` .. `</cell>`, the closing tag included.
+
+    With `--notebook-loss code` a left-to-right segment of a notebook document is scored on these alone. The
+    product only ever asks the model for a cell's code given everything before it; the requests, the variables
+    summary and the outputs are context it reads, never writes. Scored, they dominate the gradient (an English
+    request costs 6-8 nats a token, a printed table of random numbers is unpredictable) and take a small model's
+    capacity from the mapping it is for. Source files (no notebook tag at the start) keep every token.
+    """
+
+    def __init__(self, tokenizer):
+        ids = [tokenizer.token_to_id(t) for t in (FILE_TOKENS[1], "<cell>", "</cell>")]
+        if None in ids:
+            raise ValueError("the tokenizer lacks the notebook tokens (<| file ext=.ipynb:python |>, <cell>, </cell>)")
+        self.notebook, self.open, self.close = ids
+
+    def __call__(self, body: np.ndarray) -> np.ndarray | None:
+        """A boolean target per token of a whole document, or None where every token is one (not a notebook)."""
+        if len(body) == 0 or body[0] != self.notebook:
+            return None
+        depth = np.cumsum((body == self.open).astype(np.int32) - (body == self.close).astype(np.int32))
+        # token i is code when a cell was open before it: the depth after token i - 1 is positive
+        return np.concatenate([[False], depth[:-1] > 0])
+
+
 @dataclass
 class Segment:
     source: int
@@ -216,7 +246,10 @@ class Packer:
     the next source is chosen with probability weight / mean document length, so weights are token shares.
     """
 
-    def __init__(self, sources: list[TokenSource], seq_len: int, rows: int, masking: CausalMasking, seed: int, tokenizer=None):
+    def __init__(self, sources: list[TokenSource], seq_len: int, rows: int, masking: CausalMasking, seed: int, tokenizer=None,
+                 notebook_loss: str = "all"):
+        if notebook_loss not in NOTEBOOK_LOSS:
+            raise ValueError(f"notebook_loss must be one of {NOTEBOOK_LOSS}, not {notebook_loss!r}")
         usable = [s for s in sources if s.documents > 0 and s.weight > 0]
         if not usable:
             raise ValueError("no training documents: every data source is empty or has weight 0")
@@ -224,6 +257,7 @@ class Packer:
             raise ValueError("causal masking re-encodes the masked pieces: the packer needs the tokenizer")
         self.sources, self.tokenizer = sources, tokenizer
         self.seq_len, self.rows, self.masking, self.seed = seq_len, rows, masking, seed
+        self.code_targets = CodeTargets(tokenizer) if notebook_loss == "code" else None
         odds = np.array([s.weight / s.mean_length if s.documents and s.weight > 0 else 0.0 for s in sources])
         self.choice = odds / odds.sum()
         self.rng = np.random.default_rng(seed)
@@ -315,6 +349,9 @@ class Packer:
             if piece is None:
                 take = min(left, room)
                 piece, keep = body[start : start + take].astype(np.int64), np.ones(take, dtype=bool)
+                code = self.code_targets(body) if self.code_targets else None
+                if code is not None:
+                    keep = code[start : start + take].copy()
             tokens.append(piece)
             targets.append(keep)
             room -= len(piece)
@@ -498,6 +535,8 @@ class Settings:
     total_steps: int | None = None
     p_cm: float = 0.5
     p_line: float = 0.25
+    notebook_loss: str | None = None
+    """Targets of left-to-right notebook segments (NOTEBOOK_LOSS); None: the resumed run's, else "all"."""
     seed: int = 1234
     hours: float = 1.0
     max_steps: int | None = None
@@ -594,6 +633,9 @@ def train(s: Settings) -> dict:
             s.total_steps = resumed["total_steps"]
         if not s.data:
             s.data = saved["data"]
+        if s.notebook_loss is None:
+            s.notebook_loss = saved.get("notebook_loss") or "all"
+    s.notebook_loss = s.notebook_loss or "all"
     tokenizer_dir = out if s.resume and (out / "tokenizer.json").is_file() else Path(s.tokenizer)
     tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
     specials = Specials.from_tokenizer(tokenizer)
@@ -608,7 +650,11 @@ def train(s: Settings) -> dict:
     fingerprint = data_fingerprint(s.data, tokenizer)
     masking = CausalMasking(specials, p=s.p_cm, p_line=s.p_line)
     rows = s.micro_batch * s.accum
-    packer = Packer(sources, s.seq_len, rows, masking, s.seed, tokenizer)
+
+    def make_packer(seed: int) -> Packer:
+        return Packer(sources, s.seq_len, rows, masking, seed, tokenizer, notebook_loss=s.notebook_loss)
+
+    packer = make_packer(s.seed)
 
     if resumed:
         model = LlamaForCausalLM.from_pretrained(out, dtype=torch.float32)
@@ -649,7 +695,7 @@ def train(s: Settings) -> dict:
             if same_data:
                 packer.load_state(st["data"])
             else:
-                packer = Packer(sources, s.seq_len, rows, masking, s.seed + step, tokenizer)
+                packer = make_packer(s.seed + step)
                 how = "weights and optimizer from the state folder; data changed, new data order"
         else:
             rewarm_from, rewarm_starts = step, True
@@ -659,9 +705,9 @@ def train(s: Settings) -> dict:
                     packer.load_state(resumed["data"])
                     how += "; data position kept"
                 except (KeyError, ValueError):
-                    packer = Packer(sources, s.seq_len, rows, masking, s.seed + step, tokenizer)
+                    packer = make_packer(s.seed + step)
             else:
-                packer = Packer(sources, s.seq_len, rows, masking, s.seed + step, tokenizer)
+                packer = make_packer(s.seed + step)
                 how += "; data changed, new data order"
         if exact and s.total_steps > resumed["total_steps"] and step >= resumed["total_steps"]:
             # The old horizon ended at the floor LR; jumping straight back up the new cosine would shock the
@@ -687,7 +733,7 @@ def train(s: Settings) -> dict:
     eval_windows = {src.name: heldout_windows(src, s.seq_len, s.eval_tokens, specials.endoftext, pad) for src in heldout}
     print(
         f"model: {total_params / 1e6:.2f} M parameters ({body_params / 1e6:.2f} M without embeddings), vocab "
-        f"{vocab_rows}, window {s.seq_len}; {tokens_per_step} tokens/step; step {step}/{s.total_steps}; start: {how}",
+        f"{vocab_rows}, window {s.seq_len}; {tokens_per_step} tokens/step; step {step}/{s.total_steps}; notebook loss: {s.notebook_loss}; start: {how}",
         flush=True,
     )
     for src in sources:
@@ -908,6 +954,8 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Na
     p.add_argument("--total-steps", type=int, help="cosine horizon (default: what --hours allows at the measured speed)")
     p.add_argument("--p-cm", type=float, default=d.p_cm, help="probability that a document segment is causally masked")
     p.add_argument("--p-line", type=float, default=d.p_line, help="share of masked segments whose spans are whole lines")
+    p.add_argument("--notebook-loss", choices=NOTEBOOK_LOSS, help="targets of a left-to-right notebook segment: "
+                   "every token, or only the code cells' (default: the resumed run's, else all)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--hours", type=float, default=d.hours, help="wall-clock budget of this call")
     p.add_argument("--max-steps", type=int, help="stop at this step (tests, smoke runs)")
@@ -925,7 +973,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Na
         data=a.data, tokenizer=a.tokenizer, out=a.out, state=a.state, size=a.size, seq_len=a.seq_len,
         micro_batch=a.micro_batch, accum=a.accum, lr=a.lr, min_lr_ratio=a.min_lr_ratio, warmup=a.warmup,
         rewarm=a.rewarm, rewarm_peak=a.rewarm_peak, weight_decay=a.weight_decay, total_steps=a.total_steps,
-        p_cm=a.p_cm, p_line=a.p_line, seed=a.seed,
+        p_cm=a.p_cm, p_line=a.p_line, notebook_loss=a.notebook_loss, seed=a.seed,
         hours=a.hours, max_steps=a.max_steps, threads=a.threads, bf16=bf16_choice(a), log_every=a.log_every,
         eval_every=a.eval_every, eval_tokens=a.eval_tokens, save_minutes=a.save_minutes, resume=a.resume, cache=a.cache,
     )

@@ -16,6 +16,7 @@ from model import tokenizer as mtok  # noqa: E402
 from jupyter_codegen.objective import CausalMasking, Specials  # noqa: E402
 from model.smoke import stdlib_documents  # noqa: E402
 from model.train import (  # noqa: E402
+    CodeTargets,
     Packer,
     Settings,
     TokenSource,
@@ -111,6 +112,42 @@ def test_documents_start_with_endoftext_and_weights_are_token_shares(setup):
     assert abs(packer.choice.sum() - 1) < 1e-9
     table = token_bytes(tok, 768)
     assert table[specials.endoftext] == 0 and table[tok.token_to_id("<cell>")] == 6
+
+
+def test_code_targets_are_the_cells_code_and_their_closing_tag(setup):
+    _, _, tok = setup
+    text = (
+        "<| file ext=.ipynb:python |>\n<cell>\nimport pandas as pd\n</cell>\n<text>\nmean price per region\n</text>\n"
+        "<cell>\ndf.groupby(\"region\")[\"price\"].mean()\n</cell>\n<output>\nnorth    3.5\n</output>\n"
+    )
+    body = np.array(tok.encode(text, add_special_tokens=False).ids)
+    keep = CodeTargets(tok)(body)
+    scored = tok.decode(body[keep].tolist(), skip_special_tokens=False)
+    assert scored == '\nimport pandas as pd\n</cell>\ndf.groupby("region")["price"].mean()\n</cell>'
+    assert CodeTargets(tok)(np.array(tok.encode("def f():\n    return 1\n", add_special_tokens=False).ids)) is None
+
+
+def test_code_notebook_loss_scores_only_code_in_left_to_right_notebook_segments(setup):
+    work, sources, tok = setup
+    specials = Specials.from_tokenizer(tok)
+    loaded = load_sources(sources, tok, heldout=False, cache=work / "cache")
+    cell, close = tok.token_to_id("<cell>"), tok.token_to_id("</cell>")
+    text_tags = [tok.token_to_id(t) for t in ("<text>", "</text>", "<output>", "</output>")]
+    packer = Packer(loaded, seq_len=256, rows=2, masking=CausalMasking(specials, p=0.0), seed=0, tokenizer=tok,
+                    notebook_loss="code")
+    seen = {"notebook": 0, "source": 0}
+    for _ in range(60):
+        for row, keep in zip(*packer.batch()):
+            text = tok.decode(row[keep].tolist(), skip_special_tokens=False)
+            assert "Show row" not in text and "price" not in text  # requests and outputs are never scored
+            assert not keep[np.isin(row, text_tags + [cell])].any()
+            assert keep[row == close].all()
+            seen["notebook"] += int("df.iloc[" in text)
+            seen["source"] += int(not np.isin(row, [cell, close]).any() and keep.all())  # source files: every token
+    assert seen["notebook"] and seen["source"]
+    with pytest.raises(ValueError, match="notebook_loss"):
+        Packer(loaded, seq_len=256, rows=2, masking=CausalMasking(specials, p=0.0), seed=0, tokenizer=tok,
+               notebook_loss="answers")
 
 
 def test_learning_rate_schedule():
