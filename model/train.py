@@ -209,11 +209,11 @@ def data_fingerprint(specs: Sequence[str], tokenizer) -> str:
 class CodeTargets:
     """Which tokens of a notebook document are code: inside `<cell>` .. `</cell>`, the closing tag included.
 
-    With `--notebook-loss code` a left-to-right segment of a notebook document is scored on these alone. The
-    product only ever asks the model for a cell's code given everything before it; the requests, the variables
-    summary and the outputs are context it reads, never writes. Scored, they dominate the gradient (an English
-    request costs 6-8 nats a token, a printed table of random numbers is unpredictable) and take a small model's
-    capacity from the mapping it is for. Source files (no notebook tag at the start) keep every token.
+    With `--notebook-loss code` a left-to-right segment of a notebook document is scored on these alone: the
+    product only ever asks for a cell's code given the rest, and with every token scored the requests (6-8 nats a
+    token) and printed outputs set most of the gradient. Measured (model/TRAINING.md, run-log row 15): better on
+    the generator's own conversations, worse on unseen tables, so it is not the default. Source files (no notebook
+    tag at the start) keep every token.
     """
 
     def __init__(self, tokenizer):
@@ -351,7 +351,7 @@ class Packer:
                 piece, keep = body[start : start + take].astype(np.int64), np.ones(take, dtype=bool)
                 code = self.code_targets(body) if self.code_targets else None
                 if code is not None:
-                    keep = code[start : start + take].copy()
+                    keep = code[start : start + take]
             tokens.append(piece)
             targets.append(keep)
             room -= len(piece)
@@ -633,9 +633,7 @@ def train(s: Settings) -> dict:
             s.total_steps = resumed["total_steps"]
         if not s.data:
             s.data = saved["data"]
-        if s.notebook_loss is None:
-            s.notebook_loss = saved.get("notebook_loss") or "all"
-    s.notebook_loss = s.notebook_loss or "all"
+    s.notebook_loss = s.notebook_loss or (resumed["settings"].get("notebook_loss") if resumed else None) or "all"
     tokenizer_dir = out if s.resume and (out / "tokenizer.json").is_file() else Path(s.tokenizer)
     tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
     specials = Specials.from_tokenizer(tokenizer)

@@ -246,6 +246,17 @@ def test_a_restart_with_a_rewarm_peak_keeps_that_schedule_when_resumed_again(set
         train(_settings(work, sources, "peak", max_steps=8, total_steps=10, rewarm_peak=5e-3, resume=True))
 
 
+def test_the_notebook_loss_is_the_checkpoints_on_resume_unless_given(setup):
+    work, sources, _ = setup
+    first = train(_settings(work, sources, "nbloss", max_steps=2, notebook_loss="code"))
+    assert first["settings"]["notebook_loss"] == "code"
+    kept = train(_settings(work, sources, "nbloss", max_steps=3, resume=True))
+    assert kept["settings"]["notebook_loss"] == "code"
+    changed = train(_settings(work, sources, "nbloss", max_steps=4, resume=True, notebook_loss="all"))
+    assert changed["settings"]["notebook_loss"] == "all"
+    assert train(_settings(work, sources, "nbloss-default", max_steps=1))["settings"]["notebook_loss"] == "all"
+
+
 def test_bf16_autocast_is_chosen_by_the_cpu_unless_asked_for():
     import argparse
 
