@@ -23,3 +23,13 @@ def tiny_model(tmp_path_factory):
         return built[family]
 
     return get
+
+
+@pytest.fixture(scope="module")
+def scoring_engine(tiny_model):
+    """A tiny xglm engine on the CPU, one thread, no progress bars: what the scoring harnesses' tests load."""
+    from jupyter_codegen.model_store import EngineSettings, forget_engines, load_engine
+
+    forget_engines()
+    yield load_engine(str(tiny_model("xglm")), EngineSettings(device="cpu", threads=1, progress=False))
+    forget_engines()

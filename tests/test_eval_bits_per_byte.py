@@ -14,7 +14,6 @@ sys.path.insert(0, str(BENCHMARKS))
 import eval_bits_per_byte as B  # noqa: E402
 from model.docs import is_heldout  # noqa: E402
 
-from jupyter_codegen.model_store import EngineSettings, forget_engines, load_engine  # noqa: E402
 
 
 def synthetic_texts(n: int = 3000) -> list[str]:
@@ -36,10 +35,8 @@ def corpus(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model):
-    forget_engines()
-    yield load_engine(str(tiny_model("xglm")), EngineSettings(device="cpu", threads=1, progress=False))
-    forget_engines()
+def engine(scoring_engine):
+    return scoring_engine
 
 
 def test_only_heldout_documents_and_the_same_sample_whatever_the_file_order(corpus, tmp_path):

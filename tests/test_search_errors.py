@@ -11,7 +11,6 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import search_errors as S  # noqa: E402
 
-from jupyter_codegen.model_store import EngineSettings, forget_engines, load_engine  # noqa: E402
 
 
 def test_the_likelier_side_decides_and_a_copy_of_the_reference_is_identical():
@@ -21,10 +20,8 @@ def test_the_likelier_side_decides_and_a_copy_of_the_reference_is_identical():
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model):
-    forget_engines()
-    yield load_engine(str(tiny_model("xglm")), EngineSettings(device="cpu", threads=1, progress=False))
-    forget_engines()
+def engine(scoring_engine):
+    return scoring_engine
 
 
 def test_each_answer_is_scored_against_its_reference_under_the_same_prompt(engine, tmp_path):
