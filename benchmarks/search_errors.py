@@ -25,10 +25,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks" / "heldout"))
+
+import validate  # noqa: E402  (benchmarks/heldout/validate.py: the items)
 
 from jupyter_codegen.model_store import load_engine  # noqa: E402
 
-DATA = REPO / "benchmarks" / "heldout" / "data_exploration.jsonl"
 RESULTS = REPO / "benchmarks" / "results"
 CELL_END = "\n</cell>"
 
@@ -84,15 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("answers", type=Path, help="a data_exploration-*.json written by eval_data_exploration.py")
     p.add_argument("--model", required=True, help="the model that wrote those answers (CodeGen.model)")
     p.add_argument("--name", help="results name (default: the answers file's)")
-    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--data", type=Path, help="the items (default: the held-out set's JSONL)")
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args(argv)
     items = json.loads(a.answers.read_text(encoding="utf-8"))["items"]
-    references = {}
-    for line in a.data.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            record = json.loads(line)
-            references[record["id"]] = record["reference"]
+    references = {item["id"]: item["reference"] for item in validate.load(a.data)}
     verdicts = diagnose(items, references, load_engine(a.model))
     name = a.name or a.answers.stem.removeprefix("data_exploration-")
     a.out.mkdir(parents=True, exist_ok=True)
