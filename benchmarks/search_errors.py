@@ -42,7 +42,7 @@ class Verdict:
     answer_logprob: float
     reference_logprob: float
     kind: str
-    """"identical", "search error" (the reference is likelier) or "model error"."""
+    """One of: identical, search error (the reference is likelier), model error (the answer is)."""
 
 
 def classify(answer: str, reference: str, answer_logprob: float, reference_logprob: float) -> str:

@@ -19,12 +19,8 @@ def test_the_likelier_side_decides_and_a_copy_of_the_reference_is_identical():
     assert S.classify("df.tail()", "df.head()", -1.0, -9.0) == "model error"
 
 
-@pytest.fixture(scope="module")
-def engine(scoring_engine):
-    return scoring_engine
-
-
-def test_each_answer_is_scored_against_its_reference_under_the_same_prompt(engine, tmp_path):
+def test_each_answer_is_scored_against_its_reference_under_the_same_prompt(scoring_engine):
+    engine = scoring_engine
     prompt = "<cell>\nimport pandas as pd\n</cell>\n<text>\nfirst rows\n</text>\n<cell>\n"
     items = [
         {"id": "a", "ok": True, "prompt": prompt, "code": "df.head()"},
