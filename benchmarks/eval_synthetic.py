@@ -106,10 +106,30 @@ def summarize(records: Sequence[dict]) -> dict:
             "failures": dict(Counter(r["reason"] for r in records if r["reason"] is not None).most_common())}
 
 
-def markdown(name: str, model: str, seed: int, summary: dict, when: str) -> str:
+def settings_config(lines: Sequence[str]):
+    """A traitlets Config from `%config`-style lines ("CodeGen.link_columns = 0")."""
+    import ast
+
+    from traitlets.config import Config
+
+    config = Config()
+    for line in lines:
+        target, sep, value = line.partition("=")
+        section, dot, name = target.strip().partition(".")
+        if not sep or section != "CodeGen" or not dot or not name.isidentifier():
+            raise ValueError(f"Cannot read the setting {line!r}; write it as CodeGen.name = value.")
+        try:
+            config.CodeGen[name] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            raise ValueError(f"The value in {line!r} is not a Python literal; quote strings.") from None
+    return config
+
+
+def markdown(name: str, model: str, seed: int, summary: dict, when: str, config: Sequence[str] = ()) -> str:
     s = summary
+    settings = "".join(f", `%config {line}`" for line in config)
     lines = [f"## Generator's own conversations: {name}", "",
-             f"Model `{model}`; greedy, column guards on; seed {seed}; {when}.", "",
+             f"Model `{model}`; greedy, column guards on{settings}; seed {seed}; {when}.", "",
              f"**Passed {s['passed']}/{s['total']} ({100 * s['rate']:.1f}%)** of the last turns of fresh conversations.", "",
              "| turn | passed |", "|---|---|"]
     lines += [f"| {k} | {v['passed']}/{v['total']} |" for k, v in s["by_turn"].items()]
@@ -135,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--name", help="results file name: synthetic-NAME.json (default: the model's name)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--config", action="append", default=[], metavar="SETTING",
+                        help='a CodeGen setting as %%%%config takes it, e.g. "CodeGen.link_columns = 0" (repeatable)')
     args = parser.parse_args(argv)
 
     from jupyter_codegen.config import CodeGen
@@ -144,7 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.answers:
         answerer = {"reference": reference_answer, "head2": head2_answer}[args.answers]
     else:
-        settings = CodeGen()
+        try:
+            settings = CodeGen(config=settings_config(args.config))
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
         try:
             engine = load_engine(args.model, settings.engine_settings(progress=False))
         except CodeGenError as exc:
@@ -159,9 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"synthetic-{name}"
     document = {"name": name, "model": model, "created": when, "seed": args.seed, "start": args.start,
-                "max_new_tokens": args.max_new_tokens, "summary": summary, "items": records}
+                "max_new_tokens": args.max_new_tokens, "config": args.config, "summary": summary, "items": records}
     stem.with_suffix(".json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    table = markdown(name, model, args.seed, summary, when)
+    table = markdown(name, model, args.seed, summary, when, args.config)
     stem.with_suffix(".md").write_text(table, encoding="utf-8")
     print(table)
     return 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .column_guard import known_columns, request_count
+from .column_linking import grouping_columns, linked_columns
 from .context import Cell, answer_end, build_infill_context, build_request_context
 from .engine import Completion, Engine, GenerationOptions
 from .errors import RequestError
@@ -73,18 +74,24 @@ def prompt_budget(
 
 def _with_columns(
     options: GenerationOptions, variables: str | None, before: list[Cell], also: str = "", whole: bool = False,
-    nonempty: bool = False, count: int | None = None,
+    nonempty: bool = False, count: int | None = None, request: str = "",
 ) -> GenerationOptions:
     """Options that keep column literals to the frames' real columns, as the variables summary lists them, and
     frame names to names the notebook has: the summary's, the context cells' bindings, and every name in `also`
     (an infill cell's own code, which may bind names above the hole). `whole`: the answer is a whole cell, which
     may not end inside a bracket or a string. `nonempty`: the answer fills a hole the user marked (at a column
-    argument it names a column). `count`: the number of rows the request asks for."""
+    argument it names a column). `count`: the number of rows the request asks for. `request`: its words link the
+    columns they name (column_linking), which the guard then prefers by `options.link_columns` nats."""
     if not options.guard_columns or options.columns is not None:
         return options
     known = known_columns(variables)
     known = replace(known.with_names(_defined_names(before, variables) | set(_NAME.findall(also))), whole=whole,
                     nonempty=nonempty, count=count)
+    if request and options.link_columns > 0:
+        names = [c for _, columns in known.frames for c in columns]
+        linked = linked_columns(request, names)
+        known = replace(known, linked=tuple((c, w * options.link_columns) for c, w in linked.items()),
+                        linked_keys=tuple(sorted(grouping_columns(request, linked))))
     return options.with_(columns=known) if known else options
 
 
@@ -135,7 +142,8 @@ def codegen(
     fmt = engine.format
     context = build_request_context(before, request.strip(), fmt.document, engine.count_tokens, budget, variables)
     prompt = fmt.continuation(context.text)
-    asked = _with_columns(options, variables, before, whole=True, count=request_count(request)).with_(
+    asked = _with_columns(options, variables, before, whole=True, count=request_count(request),
+                          request=request).with_(
         stop=prompt.stop + options.stop)
     options = _sampling(asked)
     text_so_far: list[str] = []

@@ -28,6 +28,10 @@ columns, and a frame assigned anything else is no longer guarded. And a whole ce
 fill) may not end while a bracket or string is open: where ending is the likeliest token, the closer comes instead.
 Code that cannot parse is refused where it breaks (a wrong closer, `head(, 3)`, a fill that closes what the code
 after the hole closes), and a hole the user marked at an argument that names columns begins with a literal.
+
+Which column a guarded literal spells is the model's choice, nudged by the request: the columns it names in its
+words (column_linking) get a bonus there, a groupby's keys only those it groups by ("per apiary"), and the
+values only the others.
 """
 
 from __future__ import annotations
@@ -85,6 +89,12 @@ class KnownColumns:
     count: int | None = None
     """The one number of rows the request asks for ("the last 4 rows", "top five"): what `head`, `tail`,
     `nlargest` and `nsmallest` take (see `request_count`)."""
+    linked: tuple[tuple[str, float], ...] = ()
+    """(column, bonus) for the columns the request names in its words (column_linking): inside a guarded literal
+    the tokens that go on spelling one of them get its bonus, in nats, added to their logits."""
+    linked_keys: tuple[str, ...] = ()
+    """The linked columns the request groups by ("per apiary"): a groupby's keys get their bonus, the values it
+    aggregates do not; the other linked columns the other way round."""
     nonempty: bool = False
     """The text fills a hole the user marked: where the hole stands for a column (`df.sort_values(<FILL>, ...)`,
     `groupby(<FILL>)`, `dropna(subset=<FILL>)`), it begins with a string or a list, so it names columns (left
@@ -437,6 +447,23 @@ class ColumnScanner:
         """The text is at a call argument that names columns (`df.groupby(`, `sort_values(by=`), between tokens."""
         return (self.string is None and not self.ident and not self.comment and bool(self.stack)
                 and self.stack[-1].role == "call" and self._column_frame() is not None)
+
+    @property
+    def literal_slot(self) -> str | None:
+        """"key" where the open literal names a group (a groupby's keys, a pivot's index or columns), "value" where
+        it names what is aggregated (the selection after a groupby, a pivot's values); None elsewhere."""
+        if self.string is None or not self.stack:
+            return None
+        top = self.stack[-1]
+        if top.role == "display" and len(self.stack) > 1:
+            top = self.stack[-2]  # groupby(["a", "b"]), g[["x", "y"]]
+        if top.role == "call" and top.method == "groupby":
+            return "key" if top.keyword == "by" or (top.keyword is None and top.position == 0) else None
+        if top.role == "call" and top.method in ("pivot_table", "pivot"):
+            return {"index": "key", "columns": "key", "values": "value"}.get(top.keyword or "")
+        if top.role == "subscript" and top.receiver is not None and top.receiver.keys:
+            return "value"
+        return None
 
     @property
     def unclosed(self) -> bool:
@@ -997,6 +1024,24 @@ class GuardVocabulary:
                                         dtype=np.int64)
         """Tokens that begin (after spaces) a string or a list: what a hole standing for columns begins with."""
         self._endings: dict[tuple[str, ...], dict[tuple[str, int], frozenset[int]]] = {}
+        by_first: dict[str, list[int]] = {}
+        for i, text in enumerate(token_texts):
+            if text:
+                by_first.setdefault(text[0], []).append(i)
+        self.by_first_char = {c: np.array(ids, dtype=np.int64) for c, ids in by_first.items()}
+        """Token ids by the first character of their text: the few that can go on spelling a given name."""
+
+    def spelling(self, rest: str, quote: str) -> np.ndarray:
+        """The tokens whose text goes on spelling `rest` and then the closing `quote`: a beginning of `rest`, or
+        all of it followed by the quote (and whatever comes after the literal in the same token)."""
+        if not rest:
+            candidates = self.by_first_char.get(quote, np.zeros(0, dtype=np.int64))
+            return candidates
+        candidates = self.by_first_char.get(rest[0], np.zeros(0, dtype=np.int64))
+        whole = rest + quote
+        return np.array([i for i in candidates.tolist()
+                         if rest.startswith(self.token_texts[i]) or self.token_texts[i].startswith(whole)],
+                        dtype=np.int64)
 
     def ending_tokens(self, stops: tuple[str, ...], tail: str) -> set[int]:
         """The tokens that, written after text ending in `tail`, complete one of `stops`: those that hold a whole
@@ -1045,6 +1090,8 @@ class ColumnGuard:
         elif self.known.nonempty and not text.strip() and scanner.column_slot:
             logits = self._only(self.vocabulary.literal_openers, logits)
         inside = scanner.guarded is not None or scanner.name_guarded or scanner.count_slot
+        if scanner.guarded is not None and self.known.linked:
+            logits = self._linked(scanner, text, logits)
         return self._greedy(scanner, logits, inside) if greedy else self._sampled(scanner, logits, inside)
 
     def _greedy(self, scanner: ColumnScanner, logits: np.ndarray, inside: bool) -> np.ndarray:
@@ -1080,6 +1127,29 @@ class ColumnGuard:
         masked = np.full_like(logits, -np.inf)
         masked[keep] = logits[keep]
         return masked
+
+    def _linked(self, scanner: ColumnScanner, text: str, logits: np.ndarray) -> np.ndarray:
+        """`logits` with each linked column's bonus added to the tokens that go on spelling it from what the
+        literal holds so far (a token on the way to two linked columns gets the larger bonus), in a group's slot only
+        to the columns the request groups by and in an aggregate's only to the others. A column the text
+        already names has had its say: the request's word is used up (else a linked column crowds into every slot,
+        `(df["x"] > 4) & (df["x"] > 4)`)."""
+        literal = scanner.string
+        assert literal is not None
+        written = text[: len(text) - len(literal.content) - 1]
+        slot = scanner.literal_slot
+        bonus = np.zeros_like(logits)
+        for column, weight in self.known.linked:
+            if column not in literal.allowed or not column.startswith(literal.content):
+                continue
+            if slot is not None and (slot == "key") != (column in self.known.linked_keys):
+                continue
+            if f'"{column}"' in written or f"'{column}'" in written:
+                continue
+            tokens = self.vocabulary.spelling(column[len(literal.content):], literal.quote)
+            tokens = tokens[tokens < len(logits)]
+            bonus[tokens] = np.maximum(bonus[tokens], weight)
+        return logits + bonus if bonus.any() else logits
 
     @staticmethod
     def _only(tokens: np.ndarray, logits: np.ndarray) -> np.ndarray:

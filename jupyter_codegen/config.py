@@ -48,6 +48,12 @@ class CodeGen(Configurable):
         "summary lists them), and names used as a frame to frames the notebook has, so the model cannot invent "
         "either; the in-process and server models apply it, an OpenAI-compatible server cannot.",
     ).tag(config=True)
+    link_columns = Float(
+        5.0,
+        min=0.0,
+        help="How much the column guard prefers a column the request names in its words (\"honey per apiary\" "
+        "for `apiary`), in nats added to the model's log-odds; 0 leaves the choice to the model alone.",
+    ).tag(config=True)
     check_timeout = Float(
         5.0, min=0.1, help="Seconds each candidate may run when --check runs candidates in a copy of the kernel."
     ).tag(config=True)
@@ -84,7 +90,7 @@ class CodeGen(Configurable):
     def generation_options(self, **overrides) -> GenerationOptions:
         values = dict(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed, n=self.n,
-            guard_columns=self.guard_columns,
+            guard_columns=self.guard_columns, link_columns=self.link_columns,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return GenerationOptions(**values)

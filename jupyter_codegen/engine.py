@@ -30,6 +30,9 @@ class GenerationOptions:
     """Generation of a candidate ends when its text contains one of these; the text is cut before it."""
     guard_columns: bool = True
     """Fill `columns` from the request's variables summary (the assistant does; CodeGen.guard_columns)."""
+    link_columns: float = 5.0
+    """Nats added, inside a guarded column literal, to the tokens that spell a column the request names in its words
+    (column_linking; CodeGen.link_columns); 0 turns it off."""
     columns: KnownColumns | None = None
     """DataFrames and their columns: a string literal where the code reads a column of one of them may only spell
     one of its columns (column_guard). Local engines apply it; an OpenAI-compatible server cannot, and ignores it."""

@@ -104,6 +104,10 @@ class Options(_Message):
     """How many brackets the code after the hole closes on its line: the fill may not close them."""
     row_count: int | None = Field(None, ge=1)
     """The number of rows the request asks for: what `head`, `tail`, `nlargest`, `nsmallest` take."""
+    linked_columns: dict[str, float] = Field(default_factory=dict, max_length=10_000)
+    """Columns the request names in its words, with the nats the guard adds to the tokens that spell them."""
+    linked_keys: list[str] = Field(default_factory=list, max_length=10_000)
+    """The linked columns the request groups by."""
 
     @classmethod
     def of(cls, options: GenerationOptions) -> "Options":
@@ -119,6 +123,8 @@ class Options(_Message):
             nonempty_fill=bool(columns and columns.nonempty),
             column_closed_after=columns.closed_after if columns else 0,
             row_count=columns.count if columns else None,
+            linked_columns=dict(columns.linked) if columns else {},
+            linked_keys=list(columns.linked_keys) if columns else [],
         )
 
     def known_columns(self) -> KnownColumns | None:
@@ -126,6 +132,7 @@ class Options(_Message):
             tuple((name, tuple(cols)) for name, cols in (self.columns or {}).items()), self.column_line_prefix,
             tuple(self.frame_names), tuple(self.names) if self.names is not None else None, self.whole_cell,
             nonempty=self.nonempty_fill, closed_after=self.column_closed_after, count=self.row_count,
+            linked=tuple(self.linked_columns.items()), linked_keys=tuple(self.linked_keys),
         )
         return known if known else None
 
@@ -135,9 +142,10 @@ class Options(_Message):
         if "stop" in given:
             given["stop"] = tuple(given["stop"])
         for part in ("column_line_prefix", "frame_names", "names", "whole_cell", "nonempty_fill",
-                     "column_closed_after", "row_count"):
+                     "column_closed_after", "row_count", "linked_columns", "linked_keys"):
             given.pop(part, None)
-        if "columns" in given or self.model_fields_set & {"frame_names", "names", "nonempty_fill", "row_count"}:
+        if "columns" in given or self.model_fields_set & {"frame_names", "names", "nonempty_fill", "row_count",
+                                                               "linked_columns", "linked_keys"}:
             given["columns"] = self.known_columns()
         return base.with_(**given)
 

@@ -41,6 +41,16 @@ def test_requests_carry_the_frames_columns_unless_the_guard_is_off():
     assert off.columns is None and none.columns is None
 
 
+def test_a_request_links_the_columns_it_names_scaled_by_the_setting():
+    engine = RecordingEngine("hives.head()")
+    assistant.codegen(engine, "total honey per apiary", [], GenerationOptions(link_columns=2.0), variables=VARIABLES)
+    assistant.codegen(engine, "total honey per apiary", [], GenerationOptions(link_columns=0.0), variables=VARIABLES)
+    linked, off = engine.options
+    assert dict(linked.columns.linked) == {"apiary": 2.0, "honey_kg": 2.0 * 5 / 7}
+    assert linked.columns.linked_keys == ("apiary",)
+    assert off.columns.linked == () and off.columns.as_dict() == linked.columns.as_dict()
+
+
 def test_each_hole_of_an_infill_is_guarded_from_the_code_before_it_on_its_line():
     engine = RecordingEngine('apiary"')
     code = 'top = hives.groupby("<FILL>)["honey_kg"].sum()\nlow = hives.sort_values("<FILL>).head()'

@@ -425,6 +425,7 @@ def test_a_counting_call_takes_the_number_of_rows_the_request_asks_for(code, bro
     KNOWN.after("x = hives["), NAMED, KnownColumns(frame_names=("wide",), names=("wide",)),
     KnownColumns((("hives", ("a",)),), whole=True),
     replace(KNOWN, nonempty=True).after("x = hives.sort_values(", ", ascending=False)"), replace(KNOWN, count=4),
+    replace(KNOWN, linked=(("apiary", 3.0), ("honey_kg", 2.1)), linked_keys=("apiary",)),
 ])
 def test_the_wire_carries_the_columns_and_names_to_the_server(known):
     options = GenerationOptions(columns=known)
@@ -525,6 +526,15 @@ def test_the_embedded_model_shows_as_many_rows_as_the_request_asks_for(embedded_
     counted = [node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Call)
                and isinstance(node.func, ast.Attribute) and node.func.attr in ("head", "tail", "nlargest")]
     assert counted and all(ast.literal_eval(node.args[0]) == 7 for node in counted), code
+
+
+def test_the_embedded_model_aggregates_the_column_the_request_names(embedded_shell):
+    """Through the real `%%codegen` magic: "median brood frames for every apiary" left to the model alone takes the
+    median of honey_kg (on the machines measured); the request's words link frames_brood, which the guard then
+    prefers in the groupby's value slot, and apiary, which it prefers as the key."""
+    hives = HIVES.assign(frames_brood=[5])
+    code = embedded_shell("codegen", "median brood frames for every apiary", hives).code
+    assert 'groupby("apiary")["frames_brood"].median()' in code, code
 
 
 def test_an_answer_that_reads_a_made_up_column_at_a_statement_start_is_rewound_and_never_shows_it():

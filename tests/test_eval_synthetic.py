@@ -35,3 +35,14 @@ def test_the_model_answers_from_the_context_the_magic_would_build():
     assert records and all(r["answer"].strip() for r in records)
     # The first two (a value count of a named column, a load) are copied from the request by any trained model.
     assert any(r["reason"] is None for r in records), records
+
+
+def test_settings_are_read_as_config_takes_them_and_a_bad_one_is_refused():
+    from jupyter_codegen.config import CodeGen
+
+    settings = CodeGen(config=harness.settings_config(["CodeGen.link_columns = 0", "CodeGen.model = 'x'"]))
+    assert settings.link_columns == 0.0 and settings.model == "x"
+    for bad in ("link_columns = 0", "CodeGen.link_columns 0", "CodeGen.model = x"):
+        with pytest.raises(ValueError):
+            harness.settings_config([bad])
+    assert harness.main(["--model", "default", "--config", "nonsense"]) == 2
