@@ -175,6 +175,8 @@ def codegen(
         by = "mean log-probability of the code plus that of the request read after it (coder-reviewer)" if reviews \
             else "mean log-probability"
         method = f"best of {options.n} candidates ({drawn}) by {by}"
+    elif options.num_beams > 1 and options.greedy:
+        method = f"left-to-right, beam search with {options.num_beams} beams"
     if cancelled:
         notes.append(f"Stopped: kept the {len(best.token_ids)} tokens generated so far.")
     elif best.finish_reason == "length":

@@ -1185,6 +1185,17 @@ class ColumnGuard:
     def uncertain_from(self, row: int) -> int | None:
         return self.scanners[row].uncertain_from
 
+    def branch(self, parents: Sequence[int]) -> None:
+        """Row i now continues the text of row `parents[i]` (beam search): each gets its own copy of that row's
+        scanner, which has read the text so far."""
+        forks = []
+        for parent in parents:
+            scanner = self.scanners[parent]
+            fork = scanner.copy()
+            fork.fed = scanner.fed
+            forks.append(fork)
+        self.scanners = forks
+
     def rewind(self, row: int, kept: int | None = None) -> None:
         """Starts the scanner over with the rewind point guarded. `kept` is how much text the engine kept (it cuts
         at a token boundary, often before the space ahead of a name): a name comes back after the same white space."""

@@ -48,6 +48,14 @@ class CodeGen(Configurable):
         "summary lists them), and names used as a frame to frames the notebook has, so the model cannot invent "
         "either; the in-process and server models apply it, an OpenAI-compatible server cannot.",
     ).tag(config=True)
+    num_beams = Int(
+        1, min=1, help="Beam width for greedy answers: keep this many partial answers and return the likeliest "
+        "whole one; 1 is plain greedy (fastest). The in-process and server models apply it.",
+    ).tag(config=True)
+    length_penalty = Float(
+        1.0, help="Beam search ranks whole answers by log-probability / tokens ** length_penalty: 0 prefers short "
+        "answers, 1 ranks by the mean per token.",
+    ).tag(config=True)
     link_columns = Float(
         5.0,
         min=0.0,
@@ -90,7 +98,8 @@ class CodeGen(Configurable):
     def generation_options(self, **overrides) -> GenerationOptions:
         values = dict(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed, n=self.n,
-            guard_columns=self.guard_columns, link_columns=self.link_columns,
+            guard_columns=self.guard_columns, link_columns=self.link_columns, num_beams=self.num_beams,
+            length_penalty=self.length_penalty,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return GenerationOptions(**values)

@@ -30,6 +30,12 @@ class GenerationOptions:
     """Generation of a candidate ends when its text contains one of these; the text is cut before it."""
     guard_columns: bool = True
     """Fill `columns` from the request's variables summary (the assistant does; CodeGen.guard_columns)."""
+    num_beams: int = 1
+    """Greedy decoding (temperature 0, n 1) keeps this many partial answers and returns the likeliest whole one
+    (beam search); 1 is plain greedy. Local engines only."""
+    length_penalty: float = 1.0
+    """Beam search ranks finished answers by log-probability / tokens ** length_penalty: 0 sums (short answers
+    win), 1 averages."""
     link_columns: float = 5.0
     """Nats added, inside a guarded column literal, to the tokens that spell a column the request names in its words
     (column_linking; CodeGen.link_columns); 0 turns it off."""

@@ -242,6 +242,7 @@ class CodeGenMagics(Magics):
     @magic_arguments()
     @argument("--model", help="Model for this cell (see CodeGen.model).")
     @argument("-n", type=int, help="Candidates to sample; the most likely one is kept.")
+    @argument("--beams", type=int, help="Beam width for a greedy answer (see CodeGen.num_beams).")
     @argument("--rank", choices=RANKINGS, help="How the best of several candidates is chosen (see CodeGen.rank).")
     @argument("--temperature", type=float, help="Sampling temperature (0 = greedy).")
     @argument("--max-new-tokens", type=int, help="Most tokens to generate.")
@@ -309,7 +310,8 @@ class CodeGenMagics(Magics):
     def _options(self, args) -> GenerationOptions:
         """The CodeGen options with this cell's %codegen flags over them."""
         return self.settings.generation_options(
-            n=args.n, temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed
+            n=args.n, temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed,
+            num_beams=args.beams,
         )
 
     def _fix(self, args, cell: str | None = None) -> None:

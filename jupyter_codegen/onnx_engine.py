@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from .beam_search import beam_search
 from .column_guard import ColumnGuard, GuardVocabulary, token_texts
 from .decoding import TextStream
 from .engine import Completion, GenerationOptions, TextCallback
@@ -213,6 +214,8 @@ class OnnxEngine:
     ) -> list[Completion]:
         if options.n > 1 and options.columns:
             return self._one_by_one(prompt, options, on_text, cancel)
+        if options.num_beams > 1 and options.greedy and options.n == 1:
+            return [self._beam_search(prompt, options, on_text, cancel)]
         ids = self._prompt_ids(prompt)
         room = self.context_window - len(ids)
         if room <= 0:
@@ -322,6 +325,47 @@ class OnnxEngine:
                 Completion(text=streams[i].text, token_ids=tokens_out[i], logprob=float(logprobs[i]), finish_reason=reasons[i])
             )
         return completions
+
+    def _beam_search(self, prompt: str, options: GenerationOptions, on_text: TextCallback | None,
+                     cancel: threading.Event | None) -> Completion:
+        """The likeliest whole answer of `options.num_beams` kept at each step (beam_search). The beams run as one
+        batch; their caches are reordered on the device each step to follow the beams that survive. Nothing is
+        streamed until the search ends: until then any beam may still win."""
+        ids = self._prompt_ids(prompt)
+        room = self.context_window - len(ids)
+        if room <= 0:
+            raise RequestError(
+                f"The prompt has {len(ids)} tokens but the model reads at most {self.context_window}; "
+                "shorten the request or its context."
+            )
+        prompt_ids = np.array([ids], dtype=np.int64)
+        logits, past = self._forward(
+            prompt_ids, np.ones_like(prompt_ids), np.arange(len(ids), dtype=np.int64)[None, :], None
+        )
+        cache = {"past": past, "length": len(ids)}
+
+        def step(tokens: np.ndarray, parents) -> np.ndarray:
+            rows = np.asarray(parents, dtype=np.int64)
+            cache["past"] = [
+                ort.OrtValue.ortvalue_from_numpy(np.take(value.numpy(), rows, axis=0), self._kv_device, 0)
+                for value in cache["past"]
+            ]
+            cache["length"] += 1
+            total, n = cache["length"], len(tokens)
+            out, cache["past"] = self._forward(
+                tokens[:, None], np.ones((n, total), dtype=np.int64), np.full((n, 1), total - 1, dtype=np.int64),
+                cache["past"],
+            )
+            return out[:, -1, :]
+
+        best, _ = beam_search(
+            logits[0, -1, :], step, self.tokenizer.decode, width=options.num_beams,
+            max_new_tokens=min(options.max_new_tokens, room), end_ids=self.eos_ids, stops=options.stop,
+            guard=self._column_guard(options, options.num_beams), length_penalty=options.length_penalty, cancel=cancel,
+        )
+        if best.text and on_text is not None and best.finish_reason != "cancelled":
+            on_text(0, best.text)
+        return Completion(text=best.text, token_ids=best.tokens, logprob=best.logprob, finish_reason=best.finish_reason)
 
     def _one_by_one(self, prompt: str, options: GenerationOptions, on_text: TextCallback | None,
                     cancel: threading.Event | None) -> list[Completion]:

@@ -87,6 +87,8 @@ class Options(_Message):
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     seed: int | None = None
     n: int = Field(1, ge=1, le=64)
+    num_beams: int = Field(1, ge=1, le=64)
+    length_penalty: float = 1.0
     stop: list[str] = Field(default_factory=list)
     guard_columns: bool = True
     columns: dict[str, list[str]] | None = Field(None, max_length=1000)
@@ -114,7 +116,8 @@ class Options(_Message):
         columns = options.columns
         return cls(
             max_new_tokens=options.max_new_tokens, temperature=options.temperature, top_p=options.top_p,
-            seed=options.seed, n=options.n, stop=list(options.stop), guard_columns=options.guard_columns,
+            seed=options.seed, n=options.n, num_beams=options.num_beams, length_penalty=options.length_penalty,
+            stop=list(options.stop), guard_columns=options.guard_columns,
             columns={name: list(cols) for name, cols in columns.frames} if columns else None,
             column_line_prefix=columns.line_prefix if columns else "",
             frame_names=list(columns.frame_names) if columns else [],
@@ -152,7 +155,8 @@ class Options(_Message):
     def generation_options(self) -> GenerationOptions:
         return GenerationOptions(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed,
-            n=self.n, stop=tuple(self.stop), guard_columns=self.guard_columns, columns=self.known_columns(),
+            n=self.n, num_beams=self.num_beams, length_penalty=self.length_penalty, stop=tuple(self.stop),
+            guard_columns=self.guard_columns, columns=self.known_columns(),
         )
 
 
