@@ -198,6 +198,17 @@ class OnnxEngine:
             self._guard_vocabulary = GuardVocabulary(texts + ["\x00"] * (size - len(texts)))
         return ColumnGuard(options.columns, self._guard_vocabulary, n, options.stop, self.eos_ids)
 
+    def _prompt_and_room(self, prompt: str) -> tuple[list[int], int]:
+        """The prompt's ids and how many tokens the context window leaves after them (at least one)."""
+        ids = self._prompt_ids(prompt)
+        room = self.context_window - len(ids)
+        if room <= 0:
+            raise RequestError(
+                f"The prompt has {len(ids)} tokens but the model reads at most {self.context_window}; "
+                "shorten the request or its context."
+            )
+        return ids, room
+
     def _prompt_ids(self, prompt: str) -> list[int]:
         ids = self.tokenizer.encode(prompt)
         if not ids:
@@ -216,13 +227,7 @@ class OnnxEngine:
             return self._one_by_one(prompt, options, on_text, cancel)
         if options.num_beams > 1 and options.greedy and options.n == 1:
             return [self._beam_search(prompt, options, on_text, cancel)]
-        ids = self._prompt_ids(prompt)
-        room = self.context_window - len(ids)
-        if room <= 0:
-            raise RequestError(
-                f"The prompt has {len(ids)} tokens but the model reads at most {self.context_window}; "
-                "shorten the request or its context."
-            )
+        ids, room = self._prompt_and_room(prompt)
         max_new = min(options.max_new_tokens, room)
         n = max(1, options.n)
         sampler = Sampler(options.temperature, options.top_p, options.seed)
@@ -331,13 +336,7 @@ class OnnxEngine:
         """The likeliest whole answer of `options.num_beams` kept at each step (beam_search). The beams run as one
         batch; their caches are reordered on the device each step to follow the beams that survive. Nothing is
         streamed until the search ends: until then any beam may still win."""
-        ids = self._prompt_ids(prompt)
-        room = self.context_window - len(ids)
-        if room <= 0:
-            raise RequestError(
-                f"The prompt has {len(ids)} tokens but the model reads at most {self.context_window}; "
-                "shorten the request or its context."
-            )
+        ids, room = self._prompt_and_room(prompt)
         prompt_ids = np.array([ids], dtype=np.int64)
         logits, past = self._forward(
             prompt_ids, np.ones_like(prompt_ids), np.arange(len(ids), dtype=np.int64)[None, :], None
