@@ -29,6 +29,10 @@ fill) may not end while a bracket or string is open: where ending is the likelie
 Code that cannot parse is refused where it breaks (a wrong closer, `head(, 3)`, a fill that closes what the code
 after the hole closes), and a hole the user marked at an argument that names columns begins with a literal.
 
+Types are checked too, from the dtypes the summary lists: a column read with an attribute its dtype lacks (the mean
+of a text column, `.dt` of a number) sends the engine back to the column's literal, which it writes again as
+another column; the operation may well be what was asked, the column is what is wrong.
+
 Which column a guarded literal spells is the model's choice, nudged by the request: the columns it names in its
 words (column_linking) get a bonus there, a groupby's keys only those it groups by ("per apiary"), and the
 values only the others.
@@ -92,6 +96,9 @@ class KnownColumns:
     linked: tuple[tuple[str, float], ...] = ()
     """(column, bonus) for the columns the request names in its words (column_linking): inside a guarded literal
     the tokens that go on spelling one of them get its bonus, in nats, added to their logits."""
+    dtypes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Each guarded frame's column dtypes as the summary gives them, in the order of its columns: a text column is
+    never averaged, and only a date column has `.dt`."""
     linked_keys: tuple[str, ...] = ()
     """The linked columns the request groups by ("per apiary"): a groupby's keys get their bonus, the values it
     aggregates do not; the other linked columns the other way round."""
@@ -112,6 +119,7 @@ def known_columns(variables: str | None) -> KnownColumns:
     and the model can copy only names it was shown.
     """
     frames: list[tuple[str, tuple[str, ...]]] = []
+    dtypes: list[tuple[str, tuple[str, ...]]] = []
     lines = (variables or "").splitlines()
     variable_names = tuple(m["name"] for m in map(_NAME_LINE.match, lines) if m)
     whole = bool(lines) and not any(_LEFT_OUT.match(line) for line in lines)
@@ -125,15 +133,18 @@ def known_columns(variables: str | None) -> KnownColumns:
         if not rest.startswith(": "):
             continue
         listed = re.split(r"; (?:index|first row): ", rest[2:], maxsplit=1)[0]
-        columns = _parse_columns(listed)
-        if columns is None or len(columns) != int(match["count"]):
+        parsed = _parse_columns(listed)
+        if parsed is None or len(parsed) != int(match["count"]):
             continue  # "... (N more)", or a listing we cannot read back exactly
+        columns = [label for label, _ in parsed]
         if not all(_SAFE_COLUMN.match(c) and "\\" not in c and '"' not in c and "'" not in c for c in columns):
             continue
         if any(len(c) >= 30 and c.endswith("...") for c in columns):
             continue  # the summary cut the name
         frames.append((match["name"], tuple(columns)))
-    return KnownColumns(tuple(frames), frame_names=tuple(frame_names), names=variable_names if whole else None)
+        dtypes.append((match["name"], tuple(dtype for _, dtype in parsed)))
+    return KnownColumns(tuple(frames), frame_names=tuple(frame_names), names=variable_names if whole else None,
+                        dtypes=tuple(dtypes))
 
 
 COUNT_METHODS = frozenset({"head", "tail", "nlargest", "nsmallest"})
@@ -191,15 +202,16 @@ def _closers(line: str) -> int:
     return closed
 
 
-def _parse_columns(listed: str) -> list[str] | None:
-    labels, pos = [], 0
+def _parse_columns(listed: str) -> list[tuple[str, str]] | None:
+    """(label, dtype) of each column a summary lists."""
+    columns, pos = [], 0
     while pos < len(listed):
         match = _COLUMN.match(listed, pos)
         if not match:
             return None
-        labels.append(match["label"])
+        columns.append((match["label"], match["dtype"]))
         pos = match.end()
-    return labels or None
+    return columns or None
 
 
 # -- where a string literal names a column ------------------------------------------------------------------------
@@ -251,6 +263,25 @@ FRAME_METHODS = frozenset({
 })
 """Attributes that make a name a DataFrame (`films.dropna`). A module's name is never taken for a made-up frame:
 the notebook's imports are among its names, and pd, np, plt, sns are always known (`pd.merge`, `np.mean`)."""
+AVERAGES = frozenset({"mean", "median", "std", "var", "sem", "skew", "quantile"})
+"""Reductions that need numbers: a text column's raise TypeError (`groupby("turbine")["turbine"].mean()`'s kind)."""
+_TEXT_DTYPES = frozenset({"str", "object", "string", "category"})
+_DATE_DTYPES = ("datetime64", "timedelta64", "period")
+
+
+def dtype_kind(dtype: str) -> str:
+    """"text", "date" or "other", for a dtype as the variables summary writes it (`str`, `datetime64[us]`)."""
+    if dtype in _TEXT_DTYPES or dtype.startswith("string"):
+        return "text"
+    return "date" if dtype.startswith(_DATE_DTYPES) else "other"
+
+
+def type_fits(dtype: str, attribute: str) -> bool:
+    """Whether a column of this dtype has what `column.attribute` reads: no average of text, `.dt` only on dates."""
+    kind = dtype_kind(dtype)
+    return not ((attribute in AVERAGES and kind == "text") or (attribute == "dt" and kind != "date"))
+
+
 _NOT_FRAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | frozenset(CONVENTIONAL_IMPORTS)
 _SCOPES = frozenset({"def", "class", "lambda"})
 
@@ -396,12 +427,27 @@ class ColumnScanner:
     guarded frame at all."""
     value_first: str | None = None
     """The name the assigned value begins with."""
+    dtypes: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Each guarded frame's column -> dtype (KnownColumns.dtypes)."""
+    exclude_at: tuple[tuple[int, str], ...] = ()
+    """(offset, column): a literal opened at that offset may not name the column (a rewind took it back for its
+    type)."""
+    last_column: tuple[int, str, str] | None = None
+    """(offset, frame, column) of the last literal closed, if it named a column of a known frame."""
+    selected: tuple[int, str, str] | None = None
+    """That literal, when it was the whole of a subscript just closed (`df["x"]`, `g["x"]`, `df.loc[:, "x"]`):
+    until the next characters say which attribute of the column is read, if any."""
+    selected_dot: bool = False
+    rewind_exclude: str | None = None
+    """With `rewind_at`: the column the literal there named, which its type did not fit (`.mean()` of text)."""
 
     @classmethod
     def over(cls, known: KnownColumns, guard_at: frozenset[int] = frozenset(),
-             name_at: tuple[tuple[int, str], ...] = ()) -> "ColumnScanner":
+             name_at: tuple[tuple[int, str], ...] = (), exclude_at: tuple[tuple[int, str], ...] = ()) -> "ColumnScanner":
         columns = {name: frozenset(cols) for name, cols in known.frames}
-        scanner = cls(columns, guard_at=guard_at, name_at=name_at,
+        listed = dict(known.frames)
+        dtypes = {name: dict(zip(listed[name], kinds)) for name, kinds in known.dtypes if name in listed}
+        scanner = cls(columns, guard_at=guard_at, name_at=name_at, dtypes=dtypes, exclude_at=exclude_at,
                       frame_names=frozenset(known.frame_names) | frozenset(columns),
                       names=frozenset(known.names) if known.names is not None else None)
         # Offsets count from the generated text: the prefix's are negative (a rewind there starts from nothing).
@@ -490,6 +536,8 @@ class ColumnScanner:
             points.append(self.name_check[0])
         elif self.ident and self.ident_value and self._names_guarded():
             points.append(self.ident_start)
+        if self.selected is not None:
+            points.append(self.selected[0])
         return min(points) if points else None
 
     def allows(self, text: str) -> bool:
@@ -567,6 +615,8 @@ class ColumnScanner:
             return
         if _IDENT.match(c):
             if not self.ident:
+                if self.selected is not None and not self.selected_dot:
+                    self.selected = None
                 self.ident_count = self.count_slot
                 if self.name_check is not None and self.name_check[2] != "dot":
                     self._check_name(c)
@@ -596,6 +646,11 @@ class ColumnScanner:
             self.guard_at = self.guard_at | {self.pos + 1}  # the guarded name or literal starts after the space
         if c in " \t\r\\":
             return
+        if self.selected is not None:
+            if c == "." and not self.selected_dot:
+                self.selected_dot = True
+            else:
+                self.selected = None  # `df["x"] > 1`, `df["x"]]`: no attribute of the column is read
         if c != "=":
             self.lead = None  # `a.b =`, `a[0] =`, `a, b =`, `a += 1`: not one name assigned
         if self.name_check is not None:
@@ -747,6 +802,14 @@ class ColumnScanner:
     def _end_ident(self) -> None:
         name, self.ident = self.ident, ""
         after_dot, at_element = self.ident_after_dot, self.ident_at_element
+        if after_dot and self.selected is not None and self.selected_dot:
+            start, frame, column = self.selected
+            self.selected = None
+            dtype = self.dtypes.get(frame, {}).get(column)
+            if dtype is not None and not type_fits(dtype, name):
+                # `roasts["Roast Level"].mean()`: the operation may be what was asked, the column is not
+                self.violated, self.rewind_at, self.rewind_exclude = True, start, column
+                return
         self.last_attribute = name if after_dot else None
         self.ident_count = False
         if not after_dot and not self.stack:
@@ -831,6 +894,7 @@ class ColumnScanner:
 
     def _string_start(self, quote: str, frame: str | None, new_column_of: str | None = None) -> None:
         allowed = self.columns[frame] - self._excluded() if frame is not None else frozenset()
+        allowed -= {column for at, column in self.exclude_at if at == self.pos}
         self.string = _String(quote, frame, new_column_of, start=self.pos, allowed=allowed)
         self.statement_start = False
 
@@ -907,6 +971,9 @@ class ColumnScanner:
                 self.unresolved.append((s.start, s.new_column_of, s.content))
             if not s.content:
                 self.closed_empty = s.quote
+            owner = s.frame or s.new_column_of
+            named = owner is not None and s.content in self.columns.get(owner, ())
+            self.last_column = (s.start, owner, s.content) if named else None
             self._after_literal()
             return
         s.content += c
@@ -971,6 +1038,8 @@ class ColumnScanner:
             return
         bracket = self.stack.pop()
         receiver = bracket.receiver
+        if bracket.role == "subscript" and bracket.literal_element and self.last_column is not None:
+            self.selected, self.selected_dot = self.last_column, False
         if self.unresolved and not self.stack:
             self.awaiting = True  # sales["x"] closed: `=` next makes the column, anything else reads it
         self.chain = None
@@ -1208,7 +1277,10 @@ class ColumnGuard:
                 name_at += ((kept, cut),)  # the name comes back after the same white space
             else:
                 point = kept
-        self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at | {point}, name_at)
+        exclude_at = scanner.exclude_at
+        if scanner.rewind_exclude is not None:
+            exclude_at += ((point, scanner.rewind_exclude),)  # written again, the literal names another column
+        self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at | {point}, name_at, exclude_at)
 
     def end(self, row: int, text: str) -> int | None:
         """The candidate ends with `text`; the rewind point if its last statement read a literal that named no
@@ -1231,7 +1303,8 @@ class ColumnGuard:
     def _sync(self, row: int, text: str) -> ColumnScanner | None:
         scanner = self.scanners[row]
         if not text.startswith(scanner.fed):  # the decoded text changed: read it anew
-            scanner = self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at, scanner.name_at)
+            scanner = self.scanners[row] = ColumnScanner.over(self.known, scanner.guard_at, scanner.name_at,
+                                                              scanner.exclude_at)
         if text.endswith("\ufffd"):
             return None  # half a character: wait for the rest
         scanner.feed(text[len(scanner.fed):])
