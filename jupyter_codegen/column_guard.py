@@ -263,8 +263,11 @@ FRAME_METHODS = frozenset({
 })
 """Attributes that make a name a DataFrame (`films.dropna`). A module's name is never taken for a made-up frame:
 the notebook's imports are among its names, and pd, np, plt, sns are always known (`pd.merge`, `np.mean`)."""
-AVERAGES = frozenset({"mean", "median", "std", "var", "sem", "skew", "quantile"})
-"""Reductions that need numbers: a text column's raise TypeError (`groupby("turbine")["turbine"].mean()`'s kind)."""
+NUMERIC_METHODS = frozenset({
+    "mean", "median", "std", "var", "sem", "skew", "quantile", "corr", "round", "cumsum", "pct_change", "abs"})
+"""Methods that need numbers: on a text column they raise TypeError (`groupby("turbine")["turbine"].mean()`)."""
+DATE_SLOTS = frozenset({("resample", "on"), ("rolling", "on")})
+"""(method, keyword) whose column must hold dates."""
 _TEXT_DTYPES = frozenset({"str", "object", "string", "category"})
 _DATE_DTYPES = ("datetime64", "timedelta64", "period")
 
@@ -279,7 +282,7 @@ def dtype_kind(dtype: str) -> str:
 def type_fits(dtype: str, attribute: str) -> bool:
     """Whether a column of this dtype has what `column.attribute` reads: no average of text, `.dt` only on dates."""
     kind = dtype_kind(dtype)
-    return not ((attribute in AVERAGES and kind == "text") or (attribute == "dt" and kind != "date"))
+    return not ((attribute in NUMERIC_METHODS and kind == "text") or (attribute == "dt" and kind != "date"))
 
 
 _NOT_FRAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | frozenset(CONVENTIONAL_IMPORTS)
@@ -895,6 +898,11 @@ class ColumnScanner:
     def _string_start(self, quote: str, frame: str | None, new_column_of: str | None = None) -> None:
         allowed = self.columns[frame] - self._excluded() if frame is not None else frozenset()
         allowed -= {column for at, column in self.exclude_at if at == self.pos}
+        top = self.stack[-1] if self.stack else None
+        if frame is not None and top is not None and (top.method, top.keyword) in DATE_SLOTS:
+            kinds = self.dtypes.get(frame, {})
+            dated = {c for c in allowed if dtype_kind(kinds.get(c, "")) == "date"}
+            allowed = dated or allowed  # `resample(on=...)` takes a date column (none listed: left as it was)
         self.string = _String(quote, frame, new_column_of, start=self.pos, allowed=allowed)
         self.statement_start = False
 

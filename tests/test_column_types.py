@@ -24,7 +24,7 @@ def test_the_summary_gives_each_columns_dtype():
 
 @pytest.mark.parametrize("dtype, attribute, fits", [
     ("str", "mean", False), ("object", "median", False), ("category", "std", False), ("str", "value_counts", True),
-    ("str", "nunique", True), ("float64", "mean", True), ("bool", "mean", True), ("int64", "dt", False),
+    ("str", "nunique", True), ("str", "corr", False), ("object", "round", False), ("float64", "mean", True), ("bool", "mean", True), ("int64", "dt", False),
     ("str", "dt", False), ("datetime64[ns]", "dt", True), ("datetime64[us, UTC]", "dt", True),
     ("timedelta64[ns]", "dt", True),
 ])
@@ -53,6 +53,19 @@ def test_a_column_read_with_an_attribute_its_type_lacks_is_written_again(code, r
     assert scanner.rewind_at == rewind_at
     if rewind_at is not None:
         assert scanner.violated and scanner.allows("")  # not refused token by token: the engine rewinds
+
+
+def test_resample_and_rolling_take_a_date_column_on():
+    scanner = ColumnScanner.over(KNOWN)
+    scanner.feed('roasts.resample("W", on="')
+    assert not scanner.allows('Minutes"') and scanner.allows('Roast Date"')
+    rolling = ColumnScanner.over(KNOWN)
+    rolling.feed('roasts.rolling("7D", on="')
+    assert not rolling.allows('Origin"') and rolling.allows('Roast Date"')
+    no_dates = known_columns(summarize_namespace({"roasts": ROASTS.drop(columns="Roast Date")}))
+    free = ColumnScanner.over(no_dates)
+    free.feed('roasts.resample("W", on="')
+    assert free.allows('Minutes"')  # no date column listed: the guard does not forbid every column
 
 
 def test_written_again_the_literal_names_another_column():
