@@ -446,7 +446,8 @@ class ColumnScanner:
 
     @classmethod
     def over(cls, known: KnownColumns, guard_at: frozenset[int] = frozenset(),
-             name_at: tuple[tuple[int, str], ...] = (), exclude_at: tuple[tuple[int, str], ...] = ()) -> "ColumnScanner":
+             name_at: tuple[tuple[int, str], ...] = (),
+             exclude_at: tuple[tuple[int, str], ...] = ()) -> "ColumnScanner":
         columns = {name: frozenset(cols) for name, cols in known.frames}
         listed = dict(known.frames)
         dtypes = {name: dict(zip(listed[name], kinds)) for name, kinds in known.dtypes if name in listed}

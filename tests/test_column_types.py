@@ -24,7 +24,8 @@ def test_the_summary_gives_each_columns_dtype():
 
 @pytest.mark.parametrize("dtype, attribute, fits", [
     ("str", "mean", False), ("object", "median", False), ("category", "std", False), ("str", "value_counts", True),
-    ("str", "nunique", True), ("str", "corr", False), ("object", "round", False), ("float64", "mean", True), ("bool", "mean", True), ("int64", "dt", False),
+    ("str", "nunique", True), ("str", "corr", False), ("object", "round", False), ("float64", "mean", True),
+    ("bool", "mean", True), ("int64", "dt", False),
     ("str", "dt", False), ("datetime64[ns]", "dt", True), ("datetime64[us, UTC]", "dt", True),
     ("timedelta64[ns]", "dt", True),
 ])
