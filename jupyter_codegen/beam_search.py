@@ -120,6 +120,6 @@ def beam_search(
     if not candidates:
         return Beam(finish_reason="stop"), cancelled
     best = max(candidates, key=lambda beam: beam.score(length_penalty))
-    if cancelled and best in beams:
+    if cancelled and any(best is beam for beam in beams):
         best.finish_reason = "cancelled"
     return best, cancelled

@@ -469,6 +469,12 @@ class ColumnScanner:
             clone.string = replace(self.string)
         return clone
 
+    def fork(self) -> "ColumnScanner":
+        """A copy that has read the same text (`copy` starts `fed` empty, for probing what a token would do)."""
+        clone = self.copy()
+        clone.fed = self.fed
+        return clone
+
     # -- state the guard asks about -------------------------------------------------------------------------------
 
     @property
@@ -1113,8 +1119,7 @@ class GuardVocabulary:
         """The tokens whose text goes on spelling `rest` and then the closing `quote`: a beginning of `rest`, or
         all of it followed by the quote (and whatever comes after the literal in the same token)."""
         if not rest:
-            candidates = self.by_first_char.get(quote, np.zeros(0, dtype=np.int64))
-            return candidates
+            return self.by_first_char.get(quote, np.zeros(0, dtype=np.int64))
         candidates = self.by_first_char.get(rest[0], np.zeros(0, dtype=np.int64))
         whole = rest + quote
         return np.array([i for i in candidates.tolist()
@@ -1266,13 +1271,7 @@ class ColumnGuard:
     def branch(self, parents: Sequence[int]) -> None:
         """Row i now continues the text of row `parents[i]` (beam search): each gets its own copy of that row's
         scanner, which has read the text so far."""
-        forks = []
-        for parent in parents:
-            scanner = self.scanners[parent]
-            fork = scanner.copy()
-            fork.fed = scanner.fed
-            forks.append(fork)
-        self.scanners = forks
+        self.scanners = [self.scanners[parent].fork() for parent in parents]
 
     def rewind(self, row: int, kept: int | None = None) -> None:
         """Starts the scanner over with the rewind point guarded. `kept` is how much text the engine kept (it cuts

@@ -33,6 +33,11 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
 
 
+def name_words(name: str) -> list[str]:
+    """The words of a column's name that can be linked: one letter and numbers say nothing (`Roasted (g)`)."""
+    return [w for w in words(name) if len(w) > 1 and not w.isdigit()]
+
+
 def stem(word: str) -> str:
     """The word without one common English ending, so that the forms of a word compare equal."""
     for suffix, keep in _SUFFIXES:
@@ -61,7 +66,7 @@ def grouping_columns(request: str, columns: Iterable[str]) -> set[str]:
     temperament", "for each roast level"; one other word may come first, "per individual hive"). What else the
     request names is what is aggregated."""
     asked = words(request)
-    parts = {c: [w for w in words(c) if len(w) > 1 and not w.isdigit()] for c in dict.fromkeys(columns)}
+    parts = {c: name_words(c) for c in dict.fromkeys(columns)}
     keys: set[str] = set()
     for cue, word in enumerate(asked):
         if word not in GROUPING_CUES:
@@ -85,10 +90,10 @@ def linked_columns(request: str, columns: Iterable[str]) -> dict[str, float]:
     """Each column whose name the request uses, with the share (0-1] of the name's letters in words the request
     has. Words of one letter and numbers count for nothing on either side (`Roasted (g)`, "top 5"), nor do the
     request's function words."""
-    asked = [w for w in words(request) if len(w) > 1 and not w.isdigit() and w not in _FUNCTION_WORDS]
+    asked = [w for w in name_words(request) if w not in _FUNCTION_WORDS]
     linked: dict[str, float] = {}
     for column in dict.fromkeys(columns):
-        parts = [w for w in words(column) if len(w) > 1 and not w.isdigit()]
+        parts = name_words(column)
         total = sum(len(w) for w in parts)
         if not total:
             continue
