@@ -14,6 +14,7 @@ from typing import Callable
 
 from .column_guard import known_columns, request_count
 from .column_linking import grouping_columns, linked_columns
+from .operation_linking import linked_operations
 from .context import Cell, answer_end, build_infill_context, build_request_context
 from .engine import Completion, Engine, GenerationOptions
 from .errors import RequestError
@@ -81,7 +82,8 @@ def _with_columns(
     (an infill cell's own code, which may bind names above the hole). `whole`: the answer is a whole cell, which
     may not end inside a bracket or a string. `nonempty`: the answer fills a hole the user marked (at a column
     argument it names a column). `count`: the number of rows the request asks for. `request`: its words link the
-    columns they name (column_linking), which the guard then prefers by `options.link_columns` nats."""
+    columns they name (column_linking), which the guard then prefers by `options.link_columns` nats, and the
+    aggregations they ask for (operation_linking), by `options.link_operations` nats."""
     if not options.guard_columns or options.columns is not None:
         return options
     known = known_columns(variables)
@@ -92,6 +94,10 @@ def _with_columns(
         linked = linked_columns(request, names)
         known = replace(known, linked=tuple((c, w * options.link_columns) for c, w in linked.items()),
                         linked_keys=tuple(sorted(grouping_columns(request, linked))))
+    if request and options.link_operations > 0:
+        names = [c for _, columns in known.frames for c in columns]
+        known = replace(known, linked_methods=tuple(
+            (method, options.link_operations) for method in linked_operations(request, names)))
     return options.with_(columns=known) if known else options
 
 

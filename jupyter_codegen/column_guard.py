@@ -102,6 +102,9 @@ class KnownColumns:
     linked_keys: tuple[str, ...] = ()
     """The linked columns the request groups by ("per apiary"): a groupby's keys get their bonus, the values it
     aggregates do not; the other linked columns the other way round."""
+    linked_methods: tuple[tuple[str, float], ...] = ()
+    """(method, bonus) for the aggregation the request asks for in its words (operation_linking): where a group's
+    aggregation goes, the tokens that begin it get the bonus, in nats."""
     nonempty: bool = False
     """The text fills a hole the user marked: where the hole stands for a column (`df.sort_values(<FILL>, ...)`,
     `groupby(<FILL>)`, `dropna(subset=<FILL>)`), it begins with a string or a list, so it names columns (left
@@ -216,6 +219,8 @@ def _parse_columns(listed: str) -> list[tuple[str, str]] | None:
 
 # -- where a string literal names a column ------------------------------------------------------------------------
 
+GROUPINGS = frozenset({"groupby", "resample", "rolling", "expanding"})
+"""Methods whose result is aggregated next (`.sum()`, `.size()`), directly or after a selection."""
 KEEP_COLUMNS = frozenset({
     "head", "tail", "copy", "sort_values", "sort_index", "dropna", "drop_duplicates", "fillna", "query", "sample",
     "nlargest", "nsmallest", "groupby", "where", "mask", "set_index", "rolling", "resample", "expanding",
@@ -305,6 +310,9 @@ class _Chain:
     """The attribute just read (`sales.plot`, `sales.loc`), until a call or subscript says what it is."""
     keys: frozenset[str] = frozenset()
     """The columns a `groupby` on the chain groups by: the selection after it names the values, never a key."""
+    grouped: bool = False
+    """The chain ends in a grouping (`groupby(...)`, `resample(...)`, `rolling(...)`, or a selection from one): an
+    aggregation comes next."""
 
 
 @dataclass
@@ -329,6 +337,9 @@ class _Bracket:
     """The columns named so far in a list display, in a `groupby` call (its keys) and in a call's PAIRED_KEYWORDS."""
     counts: bool = False
     """A `head`/`tail`/`nlargest`/`nsmallest` call whose first argument is the request's number of rows."""
+    made_up: tuple[tuple[int, str], ...] = ()
+    """(offset, name) of names the notebook lacks used as frames in this bracket (`round(mple["x"]...`): unless
+    a comprehension in it binds them, its end rewinds to the first."""
 
 
 @dataclass
@@ -408,7 +419,8 @@ class ColumnScanner:
     """Names the code read so far binds (assignments, for targets, imports, `as`)."""
     ident_start: int = 0
     ident_value: bool = False
-    """The name being read begins a statement or an assignment's value, at the top level."""
+    """The name being read begins a statement or an assignment's value at the top level, or a call's argument or
+    a subscript's element."""
     ident_guarded: bool = False
     """The name being read was written again after a rewind: it must spell one of `frame_names`."""
     value_start: bool = False
@@ -416,6 +428,8 @@ class ColumnScanner:
     """(offset, name, stage) of an unknown name at a value start, until what follows says whether it is used as
     a frame; stage "after" (just read), "eq" (an `=` followed), "square" (`[` followed), "dot" (`.` followed),
     "mask" (a name began inside the `[`: the same name again is a row filter, `films[films["x"] > 1]`)."""
+    name_depth: int = 0
+    """How many brackets were open where `name_check`'s name began."""
     binding: str | None = None
     """While names are bound by what is read: "for" (until `in`), "import" (until the line ends), "as" (one),
     "targets" (after a top-level comma, until `=` or the statement's end)."""
@@ -441,6 +455,10 @@ class ColumnScanner:
     """That literal, when it was the whole of a subscript just closed (`df["x"]`, `g["x"]`, `df.loc[:, "x"]`):
     until the next characters say which attribute of the column is read, if any."""
     selected_dot: bool = False
+    selected_grouped: bool = False
+    compared: tuple[int, str, str] | None = None
+    """`selected`, then `<` or `>`: a number next compares the column with it, which only a numeric column can be."""
+    """`selected` was selected from a grouping (`g["x"]`): what follows aggregates it per group."""
     rewind_exclude: str | None = None
     """With `rewind_at`: the column the literal there named, which its type did not fit (`.mean()` of text)."""
 
@@ -522,6 +540,23 @@ class ColumnScanner:
         return None
 
     @property
+    def method_slot(self) -> str | None:
+        """Where a group's aggregation goes: "dot" right after a grouping or a selection from one
+        (`df.groupby("k")`, `g["x"]`, `g[["x", "y"]]`; the next token may be `.sum`), "name" after its dot. None
+        elsewhere, and once a name has begun."""
+        if self.string is not None or self.comment or self.ident:
+            return None
+        chain = self.chain
+        if self.selected is not None:
+            if self.selected_dot != self.after_dot or not self.selected_grouped:
+                return None
+        elif not (chain is not None and chain.grouped and chain.attribute is None):
+            return None
+        if self.after_dot:
+            return "name"
+        return "dot" if self.last in ")]" else None
+
+    @property
     def unclosed(self) -> bool:
         """A bracket or a string literal is open: code that ended here would not parse."""
         return bool(self.stack) or self.string is not None
@@ -546,8 +581,11 @@ class ColumnScanner:
             points.append(self.name_check[0])
         elif self.ident and self.ident_value and self._names_guarded():
             points.append(self.ident_start)
+        points.extend(start for bracket in self.stack for start, _ in bracket.made_up)
         if self.selected is not None:
             points.append(self.selected[0])
+        if self.compared is not None:
+            points.append(self.compared[0])
         return min(points) if points else None
 
     def allows(self, text: str) -> bool:
@@ -558,11 +596,26 @@ class ColumnScanner:
         return not probe.violated or probe.rewind_at is not None
 
     def end(self) -> None:
-        """The text ends here (end of text): a statement-start literal still unresolved was read."""
+        """The text ends here (end of text): a statement-start literal still unresolved was read, a made-up frame
+        in a bracket still open was not bound after all."""
         if self.ident and not self.violated:
             self._end_ident()
         if self.unresolved and not self.violated:
             self._read_new()
+        made_up = [start for bracket in self.stack for start, name in bracket.made_up if name not in self.bound]
+        if made_up and not self.violated:
+            self.violated, self.rewind_at, self.rewind_name = True, min(made_up), True
+
+    def _made_up(self, start: int, name: str) -> None:
+        """A name the notebook lacks is used as a frame. At the top level it is one (rewind there now); in a call
+        or a subscript a comprehension may still bind it (`sum(r["a"] for r in rows)`), so that bracket's end
+        decides."""
+        depth = self.name_depth if self.name_depth <= len(self.stack) else 0
+        if depth == 0:
+            self.violated, self.rewind_at, self.rewind_name = True, start, True
+        else:
+            bracket = self.stack[depth - 1]
+            bracket.made_up = bracket.made_up + ((start, name),)
 
     # -- scanning ---------------------------------------------------------------------------------------------
 
@@ -597,6 +650,14 @@ class ColumnScanner:
                 self.comment = False
                 self._newline()
             return
+        if self.compared is not None and c not in " \t=":
+            start, frame, column = self.compared
+            self.compared = None
+            dtype = self.dtypes.get(frame, {}).get(column)
+            if c.isdigit() and dtype is not None and dtype_kind(dtype) != "other":
+                # `games["game_id"] > 1600` with text ids: a TypeError; the comparison may be what was asked
+                self.violated, self.rewind_at, self.rewind_exclude = True, start, column
+                return
         if self.pending_eq:
             self.pending_eq = False
             if c == "=":
@@ -633,7 +694,8 @@ class ColumnScanner:
                 self.ident_after_dot = self.after_dot
                 self.ident_at_element = self._at_element()
                 self.ident_start = self.pos
-                self.ident_value = not self.after_dot and not self.stack and (self.statement_start or value_start)
+                self.ident_value = not self.after_dot and (
+                    (not self.stack and (self.statement_start or value_start)) or self._at_argument())
                 self.ident_guarded = not self.after_dot and self.pos in self.guard_at
             self.ident += c
             self.after_dot = False
@@ -659,6 +721,8 @@ class ColumnScanner:
         if self.selected is not None:
             if c == "." and not self.selected_dot:
                 self.selected_dot = True
+            elif c in "<>" and not self.selected_dot:
+                self.compared, self.selected = self.selected, None
             else:
                 self.selected = None  # `df["x"] > 1`, `df["x"]]`: no attribute of the column is read
         if c != "=":
@@ -709,6 +773,13 @@ class ColumnScanner:
         else:
             self._operator()
         self.last = c
+
+    def _at_argument(self) -> bool:
+        """At the start of a call's argument or a subscript's element (`round(x`, `df.loc[x`): a name there that
+        is then used as a frame is checked as at a value start. Not in a display, where a comprehension may bind it
+        after its use (`[r["a"] for r in rows]`)."""
+        top = self.stack[-1] if self.stack else None
+        return top is not None and top.role in ("call", "subscript") and top.element_start
 
     def _at_element(self) -> bool:
         return self.stack[-1].element_start if self.stack else self.statement_start
@@ -786,7 +857,7 @@ class ColumnScanner:
             if c != "=":
                 self.bound.add(name)  # an assignment makes the name; `==` compares it
         elif stage == "square" and c in "\"'":
-            self.violated, self.rewind_at, self.rewind_name = True, start, True  # films["time"]: no such frame
+            self._made_up(start, name)  # films["time"]: no such frame
         elif stage == "square" and _IDENT.match(c):
             self.name_check = (start, name, "mask")  # films[films...: a filter on a frame the notebook lacks?
         elif stage == "square" and c == "(":
@@ -833,20 +904,22 @@ class ColumnScanner:
         if self.name_check is not None and self.name_check[2] == "mask":
             start, made_up, self.name_check = self.name_check[0], self.name_check[1], None
             if name == made_up and not after_dot:
-                self.violated, self.rewind_at, self.rewind_name = True, start, True  # the same name: a row filter
+                self._made_up(start, made_up)  # the same name: a row filter
                 return
         if after_dot and self.name_check is not None and self.name_check[2] == "dot":
-            start, self.name_check = self.name_check[0], None
+            (start, made_up, _), self.name_check = self.name_check, None
             if name in FRAME_METHODS or any(name in columns for columns in self.columns.values()):
                 # films.dropna(), data.temperament: a frame (one of whose columns is read) the notebook lacks
-                self.violated, self.rewind_at, self.rewind_name = True, start, True
-                return
+                self._made_up(start, made_up)
+                if self.violated:
+                    return
         if not after_dot:
             self._bind(name)
             if (self.ident_value and self._names_guarded() and not name[0].isdigit() and not name.startswith("_")
                     and self.binding is None and name not in self.names and name not in self.bound
                     and name not in self.frame_names and name not in _NOT_FRAMES):
                 self.name_check = (self.ident_start, name, "after")
+                self.name_depth = len(self.stack)
         top = self.stack[-1] if self.stack else None
         self.last_ident = name
         self.last_ident_was_keyword = at_element and not after_dot and top is not None and top.role == "call"
@@ -1052,15 +1125,21 @@ class ColumnScanner:
             self.violated = True
             return
         bracket = self.stack.pop()
+        made_up = [start for start, name in bracket.made_up if name not in self.bound]
+        if made_up:
+            self.violated, self.rewind_at, self.rewind_name = True, min(made_up), True
+            return
         receiver = bracket.receiver
         if bracket.role == "subscript" and bracket.literal_element and self.last_column is not None:
             self.selected, self.selected_dot = self.last_column, False
+            self.selected_grouped = receiver is not None and receiver.grouped
         if self.unresolved and not self.stack:
             self.awaiting = True  # sales["x"] closed: `=` next makes the column, anything else reads it
         self.chain = None
         if bracket.role == "call" and receiver is not None and bracket.method in KEEP_COLUMNS:
             keys = frozenset(bracket.named) if bracket.method == "groupby" else frozenset()
-            self.chain = replace(receiver, plain=False, statement_root=False, keys=keys)
+            self.chain = replace(receiver, plain=False, statement_root=False, keys=keys,
+                                 grouped=bracket.method in GROUPINGS)
         elif (bracket.role == "subscript" and receiver is not None and not bracket.literal_element
               and bracket.keeps_columns):
             self.chain = replace(receiver, plain=False, statement_root=False, keys=frozenset())
@@ -1108,6 +1187,7 @@ class GuardVocabulary:
                                         dtype=np.int64)
         """Tokens that begin (after spaces) a string or a list: what a hole standing for columns begins with."""
         self._endings: dict[tuple[str, ...], dict[tuple[str, int], frozenset[int]]] = {}
+        self._methods: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         by_first: dict[str, list[int]] = {}
         for i, text in enumerate(token_texts):
             if text:
@@ -1125,6 +1205,22 @@ class GuardVocabulary:
         return np.array([i for i in candidates.tolist()
                          if rest.startswith(self.token_texts[i]) or self.token_texts[i].startswith(whole)],
                         dtype=np.int64)
+
+    def method_tokens(self, method: str) -> tuple[np.ndarray, np.ndarray]:
+        """The tokens that begin `method` after its dot (`sum`, `sum()`, `med` of `median`), and those that begin
+        it with the dot (`.sum`, `.sum(`): a vocabulary may have either. Shorter beginnings (`s`, `su`) begin too
+        many other names (`g.spend`)."""
+        if method not in self._methods:
+            def begins(text: str) -> bool:
+                if text.startswith(method):
+                    return not _IDENT.match(text[len(method):len(method) + 1])
+                return len(text) >= min(3, len(method)) and method.startswith(text)
+            named = [i for i in self.by_first_char.get(method[0], np.zeros(0, dtype=np.int64)).tolist()
+                     if begins(self.token_texts[i])]
+            dotted = [i for i in self.by_first_char.get(".", np.zeros(0, dtype=np.int64)).tolist()
+                      if begins(self.token_texts[i][1:])]
+            self._methods[method] = (np.array(named, dtype=np.int64), np.array(dotted, dtype=np.int64))
+        return self._methods[method]
 
     def ending_tokens(self, stops: tuple[str, ...], tail: str) -> set[int]:
         """The tokens that, written after text ending in `tail`, complete one of `stops`: those that hold a whole
@@ -1175,6 +1271,8 @@ class ColumnGuard:
         inside = scanner.guarded is not None or scanner.name_guarded or scanner.count_slot
         if scanner.guarded is not None and self.known.linked:
             logits = self._linked(scanner, text, logits)
+        elif self.known.linked_methods:
+            logits = self._linked_methods(scanner, logits)
         return self._greedy(scanner, logits, inside) if greedy else self._sampled(scanner, logits, inside)
 
     def _greedy(self, scanner: ColumnScanner, logits: np.ndarray, inside: bool) -> np.ndarray:
@@ -1230,6 +1328,20 @@ class ColumnGuard:
             if f'"{column}"' in written or f"'{column}'" in written:
                 continue
             tokens = self.vocabulary.spelling(column[len(literal.content):], literal.quote)
+            tokens = tokens[tokens < len(logits)]
+            bonus[tokens] = np.maximum(bonus[tokens], weight)
+        return logits + bonus if bonus.any() else logits
+
+    def _linked_methods(self, scanner: ColumnScanner, logits: np.ndarray) -> np.ndarray:
+        """`logits` with each linked aggregation's bonus added to the tokens that begin its name, where a group's
+        aggregation goes."""
+        where = scanner.method_slot
+        if where is None:
+            return logits
+        bonus = np.zeros_like(logits)
+        for method, weight in self.known.linked_methods:
+            named, dotted = self.vocabulary.method_tokens(method)
+            tokens = named if where == "name" else dotted
             tokens = tokens[tokens < len(logits)]
             bonus[tokens] = np.maximum(bonus[tokens], weight)
         return logits + bonus if bonus.any() else logits

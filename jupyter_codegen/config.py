@@ -62,6 +62,13 @@ class CodeGen(Configurable):
         help="How much the column guard prefers a column the request names in its words (\"honey per apiary\" "
         "for `apiary`), in nats added to the model's log-odds; 0 leaves the choice to the model alone.",
     ).tag(config=True)
+    link_operations = Float(
+        3.0,
+        min=0.0,
+        help="How much the column guard prefers the aggregation the request asks for in its words (\"total\" "
+        "for `sum`, \"how many\" for `size`) where a group is aggregated, in nats added to the model's log-odds; 0 "
+        "leaves the choice to the model alone.",
+    ).tag(config=True)
     check_timeout = Float(
         5.0, min=0.1, help="Seconds each candidate may run when --check runs candidates in a copy of the kernel."
     ).tag(config=True)
@@ -98,7 +105,8 @@ class CodeGen(Configurable):
     def generation_options(self, **overrides) -> GenerationOptions:
         values = dict(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed, n=self.n,
-            guard_columns=self.guard_columns, link_columns=self.link_columns, num_beams=self.num_beams,
+            guard_columns=self.guard_columns, link_columns=self.link_columns,
+            link_operations=self.link_operations, num_beams=self.num_beams,
             length_penalty=self.length_penalty,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})

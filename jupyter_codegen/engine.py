@@ -39,6 +39,9 @@ class GenerationOptions:
     link_columns: float = 5.0
     """Nats added, inside a guarded column literal, to the tokens that spell a column the request names in its words
     (column_linking; CodeGen.link_columns); 0 turns it off."""
+    link_operations: float = 3.0
+    """Nats added, where an aggregation's name goes, to the tokens that begin the aggregation the request asks for
+    in its words (operation_linking; CodeGen.link_operations); 0 turns it off."""
     columns: KnownColumns | None = None
     """DataFrames and their columns: a string literal where the code reads a column of one of them may only spell
     one of its columns (column_guard). Local engines apply it; an OpenAI-compatible server cannot, and ignores it."""

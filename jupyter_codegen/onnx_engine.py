@@ -29,8 +29,9 @@ from .tokenizer import TextTokenizer
 
 _PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
 _ONNX_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
-MAX_REWINDS = 3
-"""Times one answer may go back to write a statement-start column literal again (column_guard)."""
+MAX_REWINDS = 8
+"""Times one answer may go back to write a column literal or a frame name again (column_guard): a list of made-up
+columns takes one per literal."""
 _SCORE_BATCH_ELEMENTS = 32_000_000  # cap on batch * length * vocab logits per scoring run (about 128 MB)
 
 

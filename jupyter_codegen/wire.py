@@ -110,6 +110,8 @@ class Options(_Message):
     """Columns the request names in its words, with the nats the guard adds to the tokens that spell them."""
     linked_keys: list[str] = Field(default_factory=list, max_length=10_000)
     """The linked columns the request groups by."""
+    linked_methods: list[tuple[str, float]] = Field(default_factory=list, max_length=100)
+    """Aggregations the request asks for, with the nats the guard adds to the tokens that begin them."""
     column_dtypes: dict[str, list[str]] | None = Field(None, max_length=1000)
     """Each frame's column dtypes, in the order of `columns`: the guard's type check."""
 
@@ -130,6 +132,7 @@ class Options(_Message):
             row_count=columns.count if columns else None,
             linked_columns=dict(columns.linked) if columns else {},
             linked_keys=list(columns.linked_keys) if columns else [],
+            linked_methods=[tuple(m) for m in columns.linked_methods] if columns else [],
             column_dtypes={name: list(kinds) for name, kinds in columns.dtypes} if columns else None,
         )
 
@@ -139,6 +142,7 @@ class Options(_Message):
             tuple(self.frame_names), tuple(self.names) if self.names is not None else None, self.whole_cell,
             nonempty=self.nonempty_fill, closed_after=self.column_closed_after, count=self.row_count,
             linked=tuple(self.linked_columns.items()), linked_keys=tuple(self.linked_keys),
+            linked_methods=tuple(tuple(m) for m in self.linked_methods),
             dtypes=tuple((name, tuple(kinds)) for name, kinds in (self.column_dtypes or {}).items()),
         )
         return known if known else None
@@ -149,10 +153,12 @@ class Options(_Message):
         if "stop" in given:
             given["stop"] = tuple(given["stop"])
         for part in ("column_line_prefix", "frame_names", "names", "whole_cell", "nonempty_fill",
-                     "column_closed_after", "row_count", "linked_columns", "linked_keys", "column_dtypes"):
+                     "column_closed_after", "row_count", "linked_columns", "linked_keys", "linked_methods",
+                     "column_dtypes"):
             given.pop(part, None)
         if "columns" in given or self.model_fields_set & {"frame_names", "names", "nonempty_fill", "row_count",
-                                                               "linked_columns", "linked_keys", "column_dtypes"}:
+                                                               "linked_columns", "linked_keys", "linked_methods",
+                                                               "column_dtypes"}:
             given["columns"] = self.known_columns()
         return base.with_(**given)
 

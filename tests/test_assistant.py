@@ -51,6 +51,16 @@ def test_a_request_links_the_columns_it_names_scaled_by_the_setting():
     assert off.columns.linked == () and off.columns.as_dict() == linked.columns.as_dict()
 
 
+def test_a_request_links_the_aggregation_it_asks_for_scaled_by_the_setting():
+    engine = RecordingEngine("hives.head()")
+    for nats in (2.5, 0.0):
+        assistant.codegen(engine, "how many rows per apiary", [], GenerationOptions(link_operations=nats),
+                          variables=VARIABLES)
+    linked, off = engine.options
+    assert linked.columns.linked_methods == (("count", 2.5), ("size", 2.5))
+    assert off.columns.linked_methods == ()
+
+
 def test_each_hole_of_an_infill_is_guarded_from_the_code_before_it_on_its_line():
     engine = RecordingEngine('apiary"')
     code = 'top = hives.groupby("<FILL>)["honey_kg"].sum()\nlow = hives.sort_values("<FILL>).head()'

@@ -227,7 +227,15 @@ NAMED = KnownColumns(KNOWN.frames, frame_names=("hives", "wide"), names=("hives"
     ('len(hives)', None),
     ('films = hives.copy()\nfilms.head()', None),
     ('totals == 3', None),
-    ('print(data["x"])', None),  # inside a call: not a statement's value (left to the model)
+    ('print(data["x"])', 6),  # a call's argument
+    ('round(mple["honey_kg"].corr(hives["varroa_count"]))', 6),
+    ('hives.loc[rent["apiary"] != "x"]', 10),  # a subscript's element
+    ('print(data.dropna())', 6),
+    ('sum(r["a"] for r in rows)', None),  # a comprehension binds it later in the same bracket
+    ('max((r["a"], r["b"]) for r in rows)', None),
+    ('[r["a"] for r in rows]', None),  # a display: not checked at all
+    ('print(data)', None),  # not used as a frame
+    ('hives.plot(x=data, kind="bar")', None),
     ('def f(t):\n    t.head()\ndata.head()', None),  # after a def, parameters are names the scanner does not read
     ('data.columns_of_mine', None),
     ('x = items[i]', None),  # a subscript by some other name: not known to be a frame
@@ -426,6 +434,7 @@ def test_a_counting_call_takes_the_number_of_rows_the_request_asks_for(code, bro
     KnownColumns((("hives", ("a",)),), whole=True),
     replace(KNOWN, nonempty=True).after("x = hives.sort_values(", ", ascending=False)"), replace(KNOWN, count=4),
     replace(KNOWN, linked=(("apiary", 3.0), ("honey_kg", 2.1)), linked_keys=("apiary",)),
+    replace(KNOWN, linked_methods=(("count", 3.0), ("size", 3.0))),
 ])
 def test_the_wire_carries_the_columns_and_names_to_the_server(known):
     options = GenerationOptions(columns=known)

@@ -39,6 +39,9 @@ def test_what_a_dtype_has(dtype, attribute, fits):
     ('roasts.loc[:, "Origin"].median()', 14),
     ('roasts["Minutes"].dt.hour', 7),
     ('roasts.groupby(roasts["Origin"].dt.month)["Minutes"].sum()', 22),
+    ('roasts[roasts["Origin"] > 5]', 14),  # text compared with a number: a TypeError
+    ('roasts[roasts["Roast Date"] >= 2024]', 14),  # so is a date
+    ('roasts.loc[roasts["Roast Level"]<3, "Minutes"]', 18),
     # what fits, or is not a column's attribute at all
     ('roasts["Minutes"].mean()', None),
     ('roasts["Decaf"].mean()', None),
@@ -47,6 +50,10 @@ def test_what_a_dtype_has(dtype, attribute, fits):
     ('roasts[roasts["Roast Level"] == "dark"].mean(numeric_only=True)', None),
     ('roasts["Roast Level"] + ".x"', None),
     ('roasts[["Origin", "Roast Level"]].mean()', None),
+    ('roasts[roasts["Minutes"] > 10]', None),
+    ('roasts[roasts["Origin"] > "K"]', None),
+    ('roasts[roasts["Roast Date"] >= "2024-01-01"]', None),
+    ('roasts[roasts["Origin"] == 5]', None),  # no error, only no rows
 ])
 def test_a_column_read_with_an_attribute_its_type_lacks_is_written_again(code, rewind_at):
     scanner = ColumnScanner.over(KNOWN)
@@ -89,6 +96,8 @@ def test_a_selected_column_is_not_shown_until_what_follows_it_is_read():
     assert guard.uncertain_from(0) == 11
     assert guard.observe(0, 'x = roasts["Roast Level"].value_counts(') is None
     assert guard.uncertain_from(0) is None
+    assert guard.observe(0, 'x = roasts["Roast Level"].value_counts()\ny = roasts[roasts["Origin"] >') is None
+    assert guard.uncertain_from(0) == 59  # until the number or the string after the comparison
 
 
 def test_the_wire_carries_the_dtypes_to_the_server():
