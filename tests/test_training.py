@@ -282,3 +282,32 @@ def test_a_data_source_may_be_the_folder_its_generator_wrote(tmp_path):
     (tmp_path / "other.jsonl").write_text("{}\n")
     with pytest.raises(ValueError, match="give the file itself"):
         parse_source(str(tmp_path))
+
+
+def test_averaged_checkpoints_are_the_weighted_mean_and_ship_like_any_checkpoint(setup, tmp_path):
+    """WiSE-FT / model soups (model/average.py): a start and its descendant, averaged tensor by tensor."""
+    from model.average import average
+
+    work, sources, _ = setup
+    train(_settings(work, sources, "soup_start", max_steps=2))
+    start = tmp_path / "start"
+    shutil.copytree(work / "soup_start" / "ckpt", start)
+    train(_settings(work, sources, "soup_start", max_steps=4, resume=True))
+    later = work / "soup_start" / "ckpt"
+    report = average([start, later], tmp_path / "mean", [1.0, 3.0])
+    assert [(p["step"], p["weight"]) for p in report["averaged"]] == [(2, 0.25), (4, 0.75)]
+    a, b, mean = _weights(start), _weights(later), _weights(tmp_path / "mean")
+    assert mean.keys() == a.keys()
+    for key in a:
+        expected = (0.25 * a[key].float() + 0.75 * b[key].float()).to(torch.bfloat16)
+        assert mean[key].dtype == torch.bfloat16 and torch.equal(mean[key], expected), key
+    assert not torch.equal(mean["model.embed_tokens.weight"], b["model.embed_tokens.weight"])
+    state = json.loads((tmp_path / "mean" / "trainer_state.json").read_text())
+    assert state["step"] == 4 and state["averaged"] == report["averaged"] and "data" not in state
+    assert (tmp_path / "mean" / "tokenizer.json").is_file() and (tmp_path / "mean" / "config.json").is_file()
+    # the average loads as a model
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(tmp_path / "mean")
+    with pytest.raises(ValueError, match="one non-negative weight per checkpoint"):
+        average([start, later], tmp_path / "bad", [1.0])
