@@ -14,12 +14,12 @@ from typing import Callable
 
 from .column_guard import known_columns, request_count
 from .column_linking import grouping_columns, linked_columns
-from .operation_linking import linked_operations
 from .context import Cell, answer_end, build_infill_context, build_request_context
 from .engine import Completion, Engine, GenerationOptions
 from .errors import RequestError
 from .fix import Failure, error_comment, fix_request, split_at_failure
 from .infill import Method, cut_left_to_right, fill_holes, merge, split_holes
+from .operation_linking import linked_operations
 from .postprocess import missing_imports, names_bound_by, split_cells, tidy_code
 from .reviewer import reviewer_scores
 
@@ -89,13 +89,12 @@ def _with_columns(
     known = known_columns(variables)
     known = replace(known.with_names(_defined_names(before, variables) | set(_NAME.findall(also))), whole=whole,
                     nonempty=nonempty, count=count)
+    names = [c for _, columns in known.frames for c in columns]
     if request and options.link_columns > 0:
-        names = [c for _, columns in known.frames for c in columns]
         linked = linked_columns(request, names)
         known = replace(known, linked=tuple((c, w * options.link_columns) for c, w in linked.items()),
                         linked_keys=tuple(sorted(grouping_columns(request, linked))))
     if request and options.link_operations > 0:
-        names = [c for _, columns in known.frames for c in columns]
         known = replace(known, linked_methods=tuple(
             (method, options.link_operations) for method in linked_operations(request, names)))
     return options.with_(columns=known) if known else options

@@ -456,9 +456,9 @@ class ColumnScanner:
     until the next characters say which attribute of the column is read, if any."""
     selected_dot: bool = False
     selected_grouped: bool = False
+    """`selected` was selected from a grouping (`g["x"]`): what follows aggregates it per group."""
     compared: tuple[int, str, str] | None = None
     """`selected`, then `<` or `>`: a number next compares the column with it, which only a numeric column can be."""
-    """`selected` was selected from a grouping (`g["x"]`): what follows aggregates it per group."""
     rewind_exclude: str | None = None
     """With `rewind_at`: the column the literal there named, which its type did not fit (`.mean()` of text)."""
 
