@@ -290,6 +290,11 @@ def type_fits(dtype: str, attribute: str) -> bool:
     return not ((attribute in NUMERIC_METHODS and kind == "text") or (attribute == "dt" and kind != "date"))
 
 
+def compares_with_numbers(dtype: str) -> bool:
+    """Whether `column < 3` works on a column of this dtype: text and dates raise TypeError."""
+    return dtype_kind(dtype) == "other"
+
+
 _NOT_FRAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | frozenset(CONVENTIONAL_IMPORTS)
 _SCOPES = frozenset({"def", "class", "lambda"})
 
@@ -602,20 +607,33 @@ class ColumnScanner:
             self._end_ident()
         if self.unresolved and not self.violated:
             self._read_new()
-        made_up = [start for bracket in self.stack for start, name in bracket.made_up if name not in self.bound]
-        if made_up and not self.violated:
-            self.violated, self.rewind_at, self.rewind_name = True, min(made_up), True
+        if not self.violated:
+            self._unbound(self.stack)
 
     def _made_up(self, start: int, name: str) -> None:
         """A name the notebook lacks is used as a frame. At the top level it is one (rewind there now); in a call
         or a subscript a comprehension may still bind it (`sum(r["a"] for r in rows)`), so that bracket's end
-        decides."""
+        decides (`_unbound`)."""
         depth = self.name_depth if self.name_depth <= len(self.stack) else 0
         if depth == 0:
-            self.violated, self.rewind_at, self.rewind_name = True, start, True
+            self._rewind_name(start)
         else:
             bracket = self.stack[depth - 1]
             bracket.made_up = bracket.made_up + ((start, name),)
+
+    def _unbound(self, brackets: Sequence[_Bracket]) -> None:
+        """Rewinds to the first made-up frame used in these brackets that nothing bound by their end."""
+        starts = [start for bracket in brackets for start, name in bracket.made_up if name not in self.bound]
+        if starts:
+            self._rewind_name(min(starts))
+
+    def _rewind_name(self, start: int) -> None:
+        """The name at `start` is a frame the notebook lacks: write one of its frames there instead."""
+        self.violated, self.rewind_at, self.rewind_name = True, start, True
+
+    def _rewind_type(self, start: int, column: str) -> None:
+        """The column literal at `start` names a column whose type does not fit its use: write another there."""
+        self.violated, self.rewind_at, self.rewind_exclude = True, start, column
 
     # -- scanning ---------------------------------------------------------------------------------------------
 
@@ -654,9 +672,9 @@ class ColumnScanner:
             start, frame, column = self.compared
             self.compared = None
             dtype = self.dtypes.get(frame, {}).get(column)
-            if c.isdigit() and dtype is not None and dtype_kind(dtype) != "other":
+            if c.isdigit() and dtype is not None and not compares_with_numbers(dtype):
                 # `games["game_id"] > 1600` with text ids: a TypeError; the comparison may be what was asked
-                self.violated, self.rewind_at, self.rewind_exclude = True, start, column
+                self._rewind_type(start, column)
                 return
         if self.pending_eq:
             self.pending_eq = False
@@ -889,7 +907,7 @@ class ColumnScanner:
             dtype = self.dtypes.get(frame, {}).get(column)
             if dtype is not None and not type_fits(dtype, name):
                 # `roasts["Roast Level"].mean()`: the operation may be what was asked, the column is not
-                self.violated, self.rewind_at, self.rewind_exclude = True, start, column
+                self._rewind_type(start, column)
                 return
         self.last_attribute = name if after_dot else None
         self.ident_count = False
@@ -1125,9 +1143,8 @@ class ColumnScanner:
             self.violated = True
             return
         bracket = self.stack.pop()
-        made_up = [start for start, name in bracket.made_up if name not in self.bound]
-        if made_up:
-            self.violated, self.rewind_at, self.rewind_name = True, min(made_up), True
+        self._unbound([bracket])
+        if self.violated:
             return
         receiver = bracket.receiver
         if bracket.role == "subscript" and bracket.literal_element and self.last_column is not None:
