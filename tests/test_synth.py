@@ -201,6 +201,36 @@ def test_contexts_equal_the_real_magics_prompts(generated, monkeypatch):
     assert replayed >= 8
 
 
+def test_negated_and_time_of_day_conditions_select_what_their_code_selects():
+    """The reference a check uses (plain Python over the rows) and the code the generator writes keep the same rows
+    for "drop the rows where ..." (missing values kept, as `~(mask)` keeps them) and for "before noon"."""
+    import numpy as np
+    import pandas as pd
+
+    from model.synth.code import CodeStyle
+    from model.synth.query import Cond, Query, filtered
+    from model.synth.tables import Column, Spec
+
+    df = pd.DataFrame({
+        "price": [5.0, np.nan, 120.0, 80.0, 300.0],
+        "region": ["North", None, "South", "North", "East"],
+        "at": pd.to_datetime(["2024-01-02 08:30", "2024-01-02 12:00", None, "2024-03-01 19:15", "2024-05-05 11:59"]),
+    })
+    price = Column("price", "price", "num", Spec("price", "num", ("price",)))
+    region = Column("region", "region", "cat", Spec("region", "cat", ("region",)))
+    at = Column("at", "time", "date", Spec("at", "date", ("time",)), has_time=True)
+    conds = [Cond(price, ">", 100, negated=True), Cond(price, "isna", negated=True),
+             Cond(region, "isin", ("North", "East"), negated=True), Cond(at, "hour", ("<", 12)),
+             Cond(at, "hour", (">=", 18)), Cond(at, "hour", ("<", 12), negated=True)]
+    expected = [[0, 1, 3], [0, 2, 3, 4], [1, 2], [0, 4], [3], [1, 2, 3]]
+    for cond, want in zip(conds, expected):
+        q = Query(filters=[cond])
+        assert q.rows(df) == want, cond
+        for seed in range(12):
+            code = filtered([cond], CodeStyle(random.Random(seed)), "df")
+            assert list(eval(code, {"df": df}).index) == want, code
+
+
 def test_checks_reject_wrong_code(tmp_path):
     """Mutations of the answer (another aggregate, the other comparison, the other sort order, another row count)
     that still run must fail the op's check."""

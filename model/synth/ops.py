@@ -19,7 +19,7 @@ import pandas as pd
 
 from .code import CodeStyle, ident, nice
 from .lang import ASC, DESC, Words
-from .query import MONTHS, Cond, Key, Query, close, ensure, isnull
+from .query import MONTHS, Cond, Key, Query, close, ensure, filtered, hour_words, isnull
 from .tables import Column, Table
 
 
@@ -150,6 +150,16 @@ class Env:
         years = sorted(set(self.frame[c.name].dt.year.dropna().astype(int).tolist()))
         return self.pick(years)
 
+    def hour(self, c: Column) -> Cond | None:
+        """A time-of-day condition ("before noon", "after 6 pm") that keeps some rows and drops some."""
+        hours = self.frame[c.name].dt.hour.dropna()
+        for op, h in self.rng.sample([("<", 12), ("<", 12), ("<", 10), ("<", 9), (">=", 12), (">=", 17), (">=", 18),
+                                      (">=", 20)], 4):
+            share = float((hours < h).mean()) if op == "<" else float((hours >= h).mean())
+            if 0.05 < share < 0.95:
+                return Cond(c, "hour", (op, h))
+        return None
+
     def cond(self, exclude: set[str] = frozenset()) -> Cond | None:
         """A random condition on a random column."""
         options = []
@@ -192,6 +202,10 @@ class Env:
         if kind == "bool":
             return Cond(c, self.pick(["true", "true", "false"]))
         if kind == "date":
+            if c.has_time and self.maybe(0.2):
+                hour = self.hour(c)
+                if hour is not None:
+                    return hour
             r = self.rng.random()
             if r < 0.6:
                 return Cond(c, "year", self.year(c))
@@ -831,6 +845,9 @@ def _filter_words(q: Query, w: Words, rows: bool = False) -> str:
                                f"for {w.value(c.value)} only", f"(only {w.value(c.value)})"]))
         elif c.op == "month":
             out.append(w.pick([f"in {MONTHS[c.value - 1]}", f"for {MONTHS[c.value - 1]}", f"for month {c.value}"]))
+        elif c.op == "hour":
+            hw = hour_words(c.value, w)
+            out.append(w.pick([hw, hw, f"with {w.col(c.col)} {hw}", f"where {w.col(c.col)} is {hw}"]))
         else:
             lead = ["where ", "with ", "when ", "where "] if rows else ["where ", "for ", "with ", "when ", "only where ", "for rows where "]
             out.append(w.pick(lead) + c.words(w))
@@ -912,8 +929,9 @@ def _filter_question(q: Query, w: Words, rw: str, cw: str) -> str:
     """The rows a filter keeps, asked for: "which orders have price over 100", "are there any orders with ..."."""
     frames = [f"which {rw} are there {cw}", f"are there any {rw} {cw}", f"can you find the {rw} {cw}",
               f"what do the {rw} {cw} look like", f"do we have {rw} {cw}"]
-    if len(q.filters) == 1 and q.filters[0].op in (">", "<", ">=", "<=", "between"):
-        frames += [f"which {rw} have {q.filters[0].words(w)}"] * 2
+    if len(q.filters) == 1 and q.filters[0].op in (">", "<", ">=", "<=", "between", "isna", "notna"):
+        verb = w.pick(["have", "have", "had", "show", "recorded", "got", "came in with"])
+        frames += [f"which {rw} {verb} {q.filters[0].words(w)}"] * 2
     return w.pick(frames)
 
 
@@ -956,6 +974,60 @@ def op_filter(env: Env) -> Step | None:
                    question=_filter_question(q, w, rw, cw))
     hint = f"{ident(str(c1.value))}_{env.table.rows_word.split()[-1]}" if c1.op == "==" else env.table.rows_word.split()[-1]
     return query_step(env, q, "filter" if len(conds) == 1 else "filter_multi", req, name_hint=hint)
+
+
+def excluded(env: Env, c: Cond) -> Cond:
+    """The rows to keep when the rows where `c` holds go: `c` negated, or its complement where that reads better
+    and keeps the same rows (`price <= 100` for "drop the rows with price over 100", when no price is missing)."""
+    if c.op == "false":
+        return Cond(c.col, "true")
+    if c.op == "true":
+        return Cond(c.col, "false")
+    if c.op in ("isna", "notna"):
+        return Cond(c.col, "notna" if c.op == "isna" else "isna")
+    if c.op == "==" and env.maybe(0.6):
+        return Cond(c.col, "!=", c.value)
+    flip = {">": "<=", "<": ">=", ">=": "<", "<=": ">"}
+    if c.op in flip and not env.has_na(c.col) and env.maybe(0.6):
+        return Cond(c.col, flip[c.op], c.value)
+    return Cond(c.col, c.op, c.value, negated=True)
+
+
+def op_exclude(env: Env) -> Step | None:
+    """"drop the rows where price is over 100", "everything except the North orders": the rows a condition
+    does not hold for, either shown or kept in the frame for the rest of the conversation."""
+    w, v = env.w, env.var
+    c = env.cond()
+    if c is None or c.op in ("year", "month", "since", "hour") and env.maybe(0.5):
+        return None
+    keep = excluded(env, c)
+    q = Query(filters=[keep])
+    labels = q.rows(env.frame)
+    if not labels or len(labels) == len(env.frame):
+        return None
+    cw = _filter_words(Query(filters=[c]), w, rows=True)
+    rw = env.pick([w.rows(), env.table.rows_word, env.table.rows_word])
+    if env.maybe(0.5):
+        verb = w.pick(["drop", "remove", "throw away", "get rid of", "delete", "throw out", "filter out", "discard"])
+        req = w.imp(w.pick([f"{verb} {rw} {cw}", f"{verb} the {rw} {cw}", f"{verb} all {rw} {cw}"]))
+        if c.op in ("true", "false", "isna", "notna") or env.maybe(0.7):
+            new = f"{v} = {filtered([keep], env.s, v)}"
+        else:
+            new = f"{v} = {v}.drop({filtered([c], env.s, v)}.index)"
+        show = env.pick([f"{v}.shape", f"len({v})", None, f"{v}.head()"])
+        code = new + (f"\n{show}" if show else "")
+        columns = list(env.frame.columns)
+
+        def check(run):
+            df = run.ns[v]
+            ensure(list(df.columns) == columns, "columns changed")
+            ensure(list(df.index) == labels, "wrong rows kept")
+            ensure(df.equals(run.snap.loc[labels]), "row values differ from the table")
+        return Step("exclude", req, code, check, last=Last("other", code=code))
+    req = w.np(w.pick([f"{rw} except those {cw}", f"all {rw} except the ones {cw}", f"everything except {rw} {cw}",
+                       f"{rw}, leaving out those {cw}", f"{rw} excluding those {cw}", f"all but the {rw} {cw}"]),
+               question=f"which {rw} are left if we exclude those {cw}")
+    return query_step(env, q, "exclude_show", req, name_hint=env.table.rows_word.split()[-1])
 
 
 def op_sort(env: Env) -> Step | None:
@@ -1627,18 +1699,34 @@ def fu_filter(env: Env) -> Step | None:
         y = env.year(d)
         if any(k.col is d and k.part == "year" for k in q.keys):
             return None
-        cond = Cond(d, "year", y)
+        if env.maybe(0.25) and not any(k.col is d and k.part in ("month", "ym") for k in q.keys):
+            m = int(env.pick(env.frame[d.name].dt.month.dropna().unique().tolist()))
+            cond = Cond(d, "month", m)
+            y = MONTHS[m - 1]
+        else:
+            cond = Cond(d, "year", y)
+        w.protected.add(str(y))
         phrase = w.pick([f"now only for {y}", f"same for {y} only", f"just {y}", f"only {y}", f"restrict to {y}",
-                         f"now just the {y} data", f"filter that to {y}", f"what about only {y}?", f"for {y} only"])
+                         f"now just the {y} data", f"filter that to {y}", f"what about only {y}?", f"for {y} only",
+                         f"just for {y}"])
     else:
         cond = env.cond(exclude=used)
         if cond is None or cond.op in ("year",):
             return None
         cw = cond.words(w)
-        phrase = w.pick([f"now only where {cw}", f"same but only {cw}", f"only for {cw}", f"restrict it to {cw}",
-                         f"filter that to {cw}", f"now just {cw}", f"and only where {cw}"])
+        if env.maybe(0.3) and cond.op not in ("month", "since", "hour"):
+            bare = w.value(cond.value) if cond.op == "==" and cond.col.kind == "cat" and w.maybe(0.5) else None
+            cond = excluded(env, cond)
+            phrase = w.pick([f"exclude the {bare} ones", f"now without {bare}", f"leave out {bare} and do it again",
+                             f"same but excluding {bare}"] if bare else
+                            [f"exclude rows where {cw}", f"now without the rows where {cw}", f"same but drop {cw}",
+                             f"leave out {cw} and do it again", f"and exclude {cw}"])
+        else:
+            phrase = w.pick([f"now only where {cw}", f"same but only {cw}", f"only for {cw}", f"restrict it to {cw}",
+                             f"filter that to {cw}", f"now just {cw}", f"and only where {cw}"])
     w.protected.add(str(cond.value))
-    q.filters = [c for c in q.filters if c.col is not cond.col] + [cond]
+    # a new condition replaces the old one on its column, but a month narrows a year ("2023", then "just March")
+    q.filters = [c for c in q.filters if c.col is not cond.col or (cond.op == "month" and c.op != "month")] + [cond]
     if not q.rows(env.frame):
         return None  # nothing left: the analyst would pick another filter
     req = w.finish(phrase, question=phrase.endswith("?"))
@@ -1847,6 +1935,7 @@ OPS: list[tuple[str, float, Callable[[Env], Step | None]]] = [
     ("rename", 0.3, op_rename),
     ("select", 0.6, op_select),
     ("filter", 2.2, op_filter),
+    ("exclude", 0.7, op_exclude),
     ("sort", 1.4, op_sort),
     ("agg", 4.0, op_agg),
     ("pivot", 0.6, op_pivot),

@@ -71,10 +71,17 @@ def norm_key(k):
 class Cond:
     col: Column
     op: str
-    """>, <, >=, <=, ==, !=, between, isin, true, false, year, month, since, notna, isna, contains."""
+    """>, <, >=, <=, ==, !=, between, isin, true, false, year, month, hour, since, notna, isna, contains."""
     value: Any = None
+    """For `hour`: (">=" or "<", the hour), "before noon" being ("<", 12)."""
+    negated: bool = False
+    """The rows the condition does not hold for ("drop the rows where ..."): `~(mask)`, so a missing value that
+    fails the comparison is kept, as pandas keeps it."""
 
     def test(self, v) -> bool:
+        return self._holds(v) != self.negated
+
+    def _holds(self, v) -> bool:
         op = self.op
         if op == "isna":
             return isnull(v)
@@ -106,6 +113,8 @@ class Cond:
             return v.year == self.value
         if op == "month":
             return v.month == self.value
+        if op == "hour":
+            return v.hour < self.value[1] if self.value[0] == "<" else v.hour >= self.value[1]
         if op == "since":
             return v >= pd.Timestamp(self.value)
         if op == "contains":
@@ -113,6 +122,8 @@ class Cond:
         raise ValueError(op)
 
     def code(self, s: CodeStyle, frame: str) -> str:
+        if self.negated:
+            return f"~({replace(self, negated=False).code(s, frame)})"
         ref = s.col(frame, self.col.name)
         op, v = self.op, self.value
         if op in (">", "<", ">=", "<=", "==", "!="):
@@ -129,6 +140,8 @@ class Cond:
             return f"{ref}.dt.year == {v}"
         if op == "month":
             return f"{ref}.dt.month == {v}"
+        if op == "hour":
+            return f"{ref}.dt.hour {v[0]} {v[1]}"
         if op == "since":
             return f"{ref} >= {s.lit(v)}"
         if op in ("notna", "isna"):
@@ -144,6 +157,8 @@ class Cond:
         ref = name if name.isidentifier() and not keyword.iskeyword(name) else f"`{name}`"
         inner = "'" if s.q == '"' else '"'
         v = self.value
+        if self.negated:
+            return None
         if self.op in (">", "<", ">=", "<=", "==", "!=") and not isinstance(v, bool):
             if isinstance(v, str):
                 if inner in v:
@@ -157,6 +172,10 @@ class Cond:
     def words(self, w) -> str:
         c = w.col(self.col)
         op, v = self.op, self.value
+        if op in (">=", "<=") and w.maybe(0.4):
+            more = ["or more", "or higher", "or above", "and up", "and above"] if op == ">=" else \
+                ["or less", "or lower", "or below", "or under", "and below"]
+            return w.pick([f"{c} of {w.value(v)} {w.pick(more)}", f"{c} {w.value(v)} {w.pick(more)}"])
         if op in (">", "<", ">=", "<="):
             return f"{c} {w.cmp(op)} {w.value(v)}"
         if op == "==":
@@ -180,15 +199,30 @@ class Cond:
             return w.pick([f"{w.value(v)}", f"{c} in {w.value(v)}", f"year {w.value(v)}"])
         if op == "month":
             return w.pick([f"{MONTHS[v - 1]}", f"month {v}", f"{c} in {MONTHS[v - 1]}"])
+        if op == "hour":
+            return f"{c} {hour_words(v, w)}" if w.maybe(0.7) else hour_words(v, w)
         if op == "since":
             return w.pick([f"{c} on or after {w.value(v)}", f"{c} since {w.value(v)}", f"{c} >= {w.value(v)}"])
         if op == "notna":
-            return w.pick([f"{c} not missing", f"{c} not null", f"non-missing {c}", f"a {c} value", f"{c} present"])
+            return w.pick([f"{c} not missing", f"{c} not null", f"non-missing {c}", f"a {c} value", f"{c} present",
+                           f"a {c} recorded", f"{c} filled in", f"a known {c}"])
         if op == "isna":
-            return w.pick([f"{c} missing", f"{c} is null", f"no {c}", f"{c} is NaN", f"missing {c}"])
+            return w.pick([f"{c} missing", f"{c} is null", f"no {c}", f"{c} is NaN", f"missing {c}", f"no {c} recorded",
+                           f"{c} blank", f"{c} empty", f"no {c} given", f"an unknown {c}"])
         if op == "contains":
             return w.pick([f"{c} containing {w.value(repr(v))}", f"{c} contains {w.value(v)}", f'"{w.value(v)}" in the {c}'])
         raise ValueError(op)
+
+
+def hour_words(value: tuple[str, int], w) -> str:
+    """A time of day in words: ("<", 12) is "before noon", (">=", 18) "after 6 pm"."""
+    op, h = value
+    clock = "noon" if h == 12 else (f"{h} am" if h < 12 else f"{h - 12} pm")
+    if op == "<":
+        extra = ["in the morning", "in the morning (before noon)"] if h == 12 else []
+        return w.pick([f"before {clock}", f"before {h}:00", f"earlier than {clock}"] + extra)
+    extra = ["in the evening"] if h >= 18 else (["in the afternoon or later"] if h == 12 else [])
+    return w.pick([f"after {clock}", f"from {h}:00 on", f"at {clock} or later"] + extra)
 
 
 def mask_code(conds: list[Cond], s: CodeStyle, frame: str) -> str:
