@@ -20,6 +20,7 @@ from .errors import RequestError
 from .fix import Failure, error_comment, fix_request, split_at_failure
 from .infill import Method, cut_left_to_right, fill_holes, merge, split_holes
 from .operation_linking import linked_operations
+from .value_linking import request_values
 from .postprocess import missing_imports, names_bound_by, split_cells, tidy_code
 from .reviewer import reviewer_scores
 
@@ -82,8 +83,9 @@ def _with_columns(
     (an infill cell's own code, which may bind names above the hole). `whole`: the answer is a whole cell, which
     may not end inside a bracket or a string. `nonempty`: the answer fills a hole the user marked (at a column
     argument it names a column). `count`: the number of rows the request asks for. `request`: its words link the
-    columns they name (column_linking), which the guard then prefers by `options.link_columns` nats, and the
-    aggregations they ask for (operation_linking), by `options.link_operations` nats."""
+    columns they name (column_linking), which the guard then prefers by `options.link_columns` nats, the
+    aggregations they ask for (operation_linking), by `options.link_operations` nats, and the values they compare
+    with (value_linking), by `options.link_values` nats."""
     if not options.guard_columns or options.columns is not None:
         return options
     known = known_columns(variables)
@@ -97,6 +99,10 @@ def _with_columns(
     if request and options.link_operations > 0:
         known = replace(known, linked_methods=tuple(
             (method, options.link_operations) for method in linked_operations(request, names)))
+    if request and options.link_values > 0:
+        numbers, texts = request_values(request, names)
+        known = replace(known, linked_values=tuple(
+            [(n, options.link_values) for n in numbers] + [(f'"{t}"', options.link_values) for t in texts]))
     return options.with_(columns=known) if known else options
 
 

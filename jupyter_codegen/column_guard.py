@@ -49,6 +49,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from .postprocess import CONVENTIONAL_IMPORTS
+from .value_linking import continues, value_slot
 
 # -- the frames and columns a variables summary lists ----------------------------------------------------------------
 
@@ -105,6 +106,10 @@ class KnownColumns:
     linked_methods: tuple[tuple[str, float], ...] = ()
     """(method, bonus) for the aggregation the request asks for in its words (operation_linking): where a group's
     aggregation goes, the tokens that begin it get the bonus, in nats."""
+    linked_values: tuple[tuple[str, float], ...] = ()
+    """(value, bonus) for the values the request may compare with (value_linking): a number as written (`1500`), a
+    text in double quotes (`"Denver"`). Where the code writes a comparison's value, the tokens that go on writing
+    one of them (a text in either quote) get the bonus, in nats."""
     nonempty: bool = False
     """The text fills a hole the user marked: where the hole stands for a column (`df.sort_values(<FILL>, ...)`,
     `groupby(<FILL>)`, `dropna(subset=<FILL>)`), it begins with a string or a list, so it names columns (left
@@ -1239,6 +1244,24 @@ class GuardVocabulary:
             self._methods[method] = (np.array(named, dtype=np.int64), np.array(dotted, dtype=np.int64))
         return self._methods[method]
 
+    def continuing(self, written: str, target: str) -> np.ndarray:
+        """The tokens that, after `written`, go on writing `target` (value_linking.continues); with nothing written
+        yet, also those that begin with spaces."""
+        if not target.startswith(written):
+            return np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        if written == target:  # a whole number: what ends it (`)`, `]`, ` &`, `,`) goes on to it
+            ends = ")],&|\n"
+            candidates = np.concatenate([self.by_first_char.get(c, empty) for c in ends + " "])
+            return np.array([i for i in candidates.tolist() if self.token_texts[i].lstrip(" ")[:1] in tuple(ends)],
+                            dtype=np.int64)
+        else:
+            candidates = self.by_first_char.get(target[len(written)], empty)
+        if not written:
+            candidates = np.concatenate([candidates, self.by_first_char.get(" ", np.zeros(0, dtype=np.int64))])
+        return np.array([i for i in candidates.tolist() if continues(written, self.token_texts[i], target)],
+                        dtype=np.int64)
+
     def ending_tokens(self, stops: tuple[str, ...], tail: str) -> set[int]:
         """The tokens that, written after text ending in `tail`, complete one of `stops`: those that hold a whole
         stop string, and those that begin with the rest of one whose start `tail` ends with (`</ce` + `ll>`)."""
@@ -1290,6 +1313,8 @@ class ColumnGuard:
             logits = self._linked(scanner, text, logits)
         elif self.known.linked_methods:
             logits = self._linked_methods(scanner, logits)
+        if self.known.linked_values and scanner.guarded is None:
+            logits = self._linked_values(text, logits)
         return self._greedy(scanner, logits, inside) if greedy else self._sampled(scanner, logits, inside)
 
     def _greedy(self, scanner: ColumnScanner, logits: np.ndarray, inside: bool) -> np.ndarray:
@@ -1361,6 +1386,30 @@ class ColumnGuard:
             tokens = named if where == "name" else dotted
             tokens = tokens[tokens < len(logits)]
             bonus[tokens] = np.maximum(bonus[tokens], weight)
+        return logits + bonus if bonus.any() else logits
+
+    def _linked_values(self, text: str, logits: np.ndarray) -> np.ndarray:
+        """`logits` with each linked value's bonus added to the tokens that go on writing it, where the code writes
+        a comparison's value; a value the line has written already has had its say."""
+        slot = value_slot(text)
+        if slot is None:
+            return logits
+        quote, written = slot
+        line = text[: len(text) - len(written)].rsplit("\n", 1)[-1]
+        bonus = np.zeros_like(logits)
+        for value, weight in self.known.linked_values:
+            if re.search(rf"(?<![\w.]){re.escape(value.strip(chr(34)))}(?![\w.])", line):
+                continue  # written on this line already: `between(5, 5)` is not what "5 and up" meant
+            if value.startswith('"'):
+                targets = [q + value[1:-1] + q for q in ([quote] if quote else ['"', "'"])]
+            elif quote is None:
+                targets = [value]
+            else:
+                continue
+            for target in targets:
+                tokens = self.vocabulary.continuing(written, target)
+                tokens = tokens[tokens < len(logits)]
+                bonus[tokens] = np.maximum(bonus[tokens], weight)
         return logits + bonus if bonus.any() else logits
 
     @staticmethod

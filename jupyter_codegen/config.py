@@ -69,6 +69,13 @@ class CodeGen(Configurable):
         "for `sum`, \"how many\" for `size`) where a group is aggregated, in nats added to the model's log-odds; 0 "
         "leaves the choice to the model alone.",
     ).tag(config=True)
+    link_values = Float(
+        3.0,
+        min=0.0,
+        help="How much the column guard prefers a value the request spells (\"over 1500\", \"only Denver\") where "
+        "the code writes a comparison's value, in nats added to the model's log-odds; 0 leaves the choice to the "
+        "model alone.",
+    ).tag(config=True)
     check_timeout = Float(
         5.0, min=0.1, help="Seconds each candidate may run when --check runs candidates in a copy of the kernel."
     ).tag(config=True)
@@ -106,7 +113,7 @@ class CodeGen(Configurable):
         values = dict(
             max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed, n=self.n,
             guard_columns=self.guard_columns, link_columns=self.link_columns,
-            link_operations=self.link_operations, num_beams=self.num_beams,
+            link_operations=self.link_operations, link_values=self.link_values, num_beams=self.num_beams,
             length_penalty=self.length_penalty,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})

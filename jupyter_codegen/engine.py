@@ -42,6 +42,9 @@ class GenerationOptions:
     link_operations: float = 3.0
     """Nats added, where an aggregation's name goes, to the tokens that begin the aggregation the request asks for
     in its words (operation_linking; CodeGen.link_operations); 0 turns it off."""
+    link_values: float = 3.0
+    """Nats added, where a comparison's value goes, to the tokens that write a value the request spells
+    (value_linking; CodeGen.link_values); 0 turns it off."""
     columns: KnownColumns | None = None
     """DataFrames and their columns: a string literal where the code reads a column of one of them may only spell
     one of its columns (column_guard). Local engines apply it; an OpenAI-compatible server cannot, and ignores it."""

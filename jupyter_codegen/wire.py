@@ -112,6 +112,9 @@ class Options(_Message):
     """The linked columns the request groups by."""
     linked_methods: list[tuple[str, float]] = Field(default_factory=list, max_length=100)
     """Aggregations the request asks for, with the nats the guard adds to the tokens that begin them."""
+    linked_values: list[tuple[str, float]] = Field(default_factory=list, max_length=10_000)
+    """Values the request may compare with (a text in double quotes), with the nats the guard adds to the tokens
+    that write them where a comparison's value goes."""
     column_dtypes: dict[str, list[str]] | None = Field(None, max_length=1000)
     """Each frame's column dtypes, in the order of `columns`: the guard's type check."""
 
@@ -133,6 +136,7 @@ class Options(_Message):
             linked_columns=dict(columns.linked) if columns else {},
             linked_keys=list(columns.linked_keys) if columns else [],
             linked_methods=[tuple(m) for m in columns.linked_methods] if columns else [],
+            linked_values=[tuple(v) for v in columns.linked_values] if columns else [],
             column_dtypes={name: list(kinds) for name, kinds in columns.dtypes} if columns else None,
         )
 
@@ -143,6 +147,7 @@ class Options(_Message):
             nonempty=self.nonempty_fill, closed_after=self.column_closed_after, count=self.row_count,
             linked=tuple(self.linked_columns.items()), linked_keys=tuple(self.linked_keys),
             linked_methods=tuple(tuple(m) for m in self.linked_methods),
+            linked_values=tuple(tuple(v) for v in self.linked_values),
             dtypes=tuple((name, tuple(kinds)) for name, kinds in (self.column_dtypes or {}).items()),
         )
         return known if known else None
@@ -154,11 +159,11 @@ class Options(_Message):
             given["stop"] = tuple(given["stop"])
         for part in ("column_line_prefix", "frame_names", "names", "whole_cell", "nonempty_fill",
                      "column_closed_after", "row_count", "linked_columns", "linked_keys", "linked_methods",
-                     "column_dtypes"):
+                     "linked_values", "column_dtypes"):
             given.pop(part, None)
         if "columns" in given or self.model_fields_set & {"frame_names", "names", "nonempty_fill", "row_count",
                                                                "linked_columns", "linked_keys", "linked_methods",
-                                                               "column_dtypes"}:
+                                                               "linked_values", "column_dtypes"}:
             given["columns"] = self.known_columns()
         return base.with_(**given)
 

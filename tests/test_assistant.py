@@ -61,6 +61,16 @@ def test_a_request_links_the_aggregation_it_asks_for_scaled_by_the_setting():
     assert off.columns.linked_methods == ()
 
 
+def test_a_request_links_the_values_it_compares_with_scaled_by_the_setting():
+    engine = RecordingEngine("hives.head()")
+    for nats in (2.0, 0.0):
+        assistant.codegen(engine, "apiary Hillside, honey over 12.5 in March", [], GenerationOptions(link_values=nats),
+                          variables=VARIABLES)
+    linked, off = engine.options
+    assert dict(linked.columns.linked_values) == {"12.5": 2.0, "3": 2.0, '"Hillside"': 2.0, '"hillside"': 2.0}
+    assert off.columns.linked_values == ()
+
+
 def test_each_hole_of_an_infill_is_guarded_from_the_code_before_it_on_its_line():
     engine = RecordingEngine('apiary"')
     code = 'top = hives.groupby("<FILL>)["honey_kg"].sum()\nlow = hives.sort_values("<FILL>).head()'

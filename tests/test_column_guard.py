@@ -435,6 +435,7 @@ def test_a_counting_call_takes_the_number_of_rows_the_request_asks_for(code, bro
     replace(KNOWN, nonempty=True).after("x = hives.sort_values(", ", ascending=False)"), replace(KNOWN, count=4),
     replace(KNOWN, linked=(("apiary", 3.0), ("honey_kg", 2.1)), linked_keys=("apiary",)),
     replace(KNOWN, linked_methods=(("count", 3.0), ("size", 3.0))),
+    replace(KNOWN, linked_values=(("1500", 3.0), ('"Denver"', 3.0))),
 ])
 def test_the_wire_carries_the_columns_and_names_to_the_server(known):
     options = GenerationOptions(columns=known)
