@@ -34,7 +34,9 @@ Protocol choices, and why
       random-span fills are kept as the product returns them.
     - Indentation: by default the fill is the model's own. `--fit` fills as `%%infill` does (CodeGen.
       fit_indentation): a fill that starts a line and makes the program fail to parse moves to the nearest depth
-      at which it parses, for every method. That reads the right side, for left-to-right methods too.
+      at which it parses, for every method, and (since 2026-12-07, CodeGen.trim_fills) a fill inside a line that
+      repeats the code after its hole is cut at its last comma after which the program compiles. That reads the
+      right side, for left-to-right methods too.
     - Token budgets (max new tokens): single 64, multi 256, random 128: above the longest canonical middle in
       single-line and 99% of them in the other sets with an 8k-vocabulary tokenizer, so no correct fill is cut
       by the budget, while a model that never stops costs a bounded time.
@@ -230,7 +232,7 @@ class ModelFiller:
             parts = self.parts(task, spec.max_new_tokens)
             result = fill_holes(
                 self.engine, parts, options, method=method, candidates=self.k, max_lines=spec.max_lines,
-                code_parts=[task.left, task.right], fit=self.fit,
+                code_parts=[task.left, task.right], fit=self.fit, trim=self.fit,
             )
         except CodeGenError as exc:  # e.g. the prompt does not fit in the context window
             return Fill("", time.perf_counter() - start, str(exc))
@@ -477,7 +479,8 @@ def main(argv: Sequence[str] | None = None, *, filler: Filler | None = None) -> 
     parser.add_argument("--guard", action="store_true",
                         help="fill as %%%%infill does, with the guard's rules for a marked hole (brackets, commas)")
     parser.add_argument("--fit", action="store_true",
-                        help="fill as %%%%infill does, moving a fill whose depth breaks the program to one that parses")
+                        help="fill as %%%%infill does, moving a fill whose depth breaks the program to one that parses "
+                             "and cutting an inline fill that repeats the code after its hole")
     parser.add_argument("--data", type=Path, default=DATA_DIR)
     parser.add_argument("--name", help="output file stem (default: from the model)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)

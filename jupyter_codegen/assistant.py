@@ -229,10 +229,12 @@ def infill(
     cancel: threading.Event | None = None,
     nonempty: bool = True,
     fit_indentation: bool = True,
+    trim_fills: bool = True,
 ) -> Answer:
     """The cell with every hole filled, using the code on both sides and the cells around it. `nonempty`: no hole
     is left empty (a hole the user marked asks for code; a fix may delete its line). `fit_indentation`: a fill that
-    starts a line is moved to a depth at which the cell parses, where its own does not."""
+    starts a line is moved to a depth at which the cell parses, where its own does not. `trim_fills`: a fill inside
+    a line that repeats the code after its hole is cut where the cell compiles again."""
     cell_parts = split_holes(code, marker)
     if len(cell_parts) < 2:
         raise RequestError(f"The cell has no {marker} hole to fill; put {marker} where code is missing.")
@@ -249,7 +251,8 @@ def infill(
 
     guarded = _with_columns(options, variables, before, "\n".join(cell_parts), nonempty=nonempty)
     result = fill_holes(engine, context.parts, guarded, method=method, candidates=candidates, on_text=on_text,
-                        cancel=cancel, code_parts=cell_parts, fit=fit_indentation)
+                        cancel=cancel, code_parts=cell_parts, fit=fit_indentation,
+                        trim=trim_fills)
     fills = result.fills + [marker] * (len(cell_parts) - 1 - len(result.fills))
     filled = merge(cell_parts, fills)
     notes = ([context.note] if context.note else []) + result.notes
@@ -355,7 +358,8 @@ def explain(
     if len(parts) != 2:
         raise RequestError("The cell is too long to explain within CodeGen.max_context_tokens; raise it, or explain a shorter cell.")
     # The slot is a sentence, not code: there is no indentation to fit.
-    result = fill_holes(engine, parts, short, method=method, candidates=candidates, cancel=cancel, fit=False)
+    result = fill_holes(engine, parts, short, method=method, candidates=candidates, cancel=cancel, fit=False,
+                        trim=False)
     fill = result.fills[0] if result.fills else ""
     sentence = " ".join(fill.strip().split("\n", 1)[0].lstrip("#").split())
     if sentence:

@@ -87,6 +87,12 @@ class CodeGen(Configurable):
         help="Move a %%infill fill that starts a line to a depth at which the cell parses (one deeper after a "
         "line ending in a colon, or a block still open) when the model's own depth breaks the cell.",
     ).tag(config=True)
+    trim_fills = Bool(
+        True,
+        help="Cut a %%infill fill inside a line that repeats the code after its hole (`sort_values(<FILL>, "
+        "ascending=False)` filled with `\"revenue\", ascending=False`) at its last comma after which the cell "
+        "compiles.",
+    ).tag(config=True)
     explain_method = Enum(
         list(METHODS), "rerank",
         help="How --explain fills the request slot before the code; rerank (candidates written left to right, scored "

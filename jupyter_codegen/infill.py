@@ -14,6 +14,7 @@ from typing import Literal
 
 from .engine import Completion, Engine, GenerationOptions, TextCallback
 from .errors import RequestError
+from .fill_trim import trim_fill
 from .indentation import fit_indentation, indent_width
 
 Method = Literal["auto", "infill", "left-to-right", "rerank"]
@@ -118,13 +119,15 @@ def fill_holes(
     max_lines: int | None = None,
     code_parts: list[str] | None = None,
     fit: bool = True,
+    trim: bool = True,
 ) -> InfillResult:
     """Fills the len(parts) - 1 holes between `parts`, in order, each fill seen by the next.
 
     `on_text` is called with (hole index, new text) as the fill of a hole streams. `max_lines` caps each fill's
     lines. `code_parts` are the holes' own code where `parts` carry more around it (a notebook's other cells);
     with `fit`, a fill that starts a line and breaks that code's indentation moves to a depth that parses
-    (indentation.fit_indentation).
+    (indentation.fit_indentation); with `trim`, a fill inside a line that repeats what follows the hole is cut
+    where the code compiles again (fill_trim.trim_fill).
     """
     if len(parts) < 2:
         raise RequestError("There is no hole to fill; mark each hole with CodeGen.infill_marker (by default <FILL>).")
@@ -155,9 +158,13 @@ def fill_holes(
         text = completion.text
         if method == "infill" and max_lines is not None:
             text = first_lines(text, max_lines)
-        if fit and completion.finish_reason != "cancelled":
+        if (fit or trim) and completion.finish_reason != "cancelled":
             code = code_parts if code_parts is not None else parts
-            text = fit_indentation(merge(code[: hole + 1], fills), text, "".join(code[hole + 1:]))
+            before, after = merge(code[: hole + 1], fills), "".join(code[hole + 1:])
+            if fit:
+                text = fit_indentation(before, text, after)
+            if trim:
+                text = trim_fill(before, text, after)
         fills.append(text)
         if completion.finish_reason == "cancelled":
             cancelled = True

@@ -418,6 +418,7 @@ class CodeGenMagics(Magics):
                 method=(args.method if args and args.method else self.settings.infill_method),
                 candidates=self.settings.rerank_candidates, max_context_tokens=self.settings.max_context_tokens,
                 on_update=live.update, fit_indentation=self.settings.fit_indentation,
+                trim_fills=self.settings.trim_fills,
             )
         except CodeGenError as exc:
             display.error(str(exc))

@@ -128,3 +128,15 @@ def test_fills_are_moved_to_a_depth_that_parses_unless_asked_not_to(method):
     # The parts the model sees may carry more than the cell; the depth is judged on the cell's own code.
     context = ["<cell>\nimport os\n</cell>\n<cell>\n" + parts[0], parts[1] + "</cell>\n"]
     assert fill_holes(engine, context, options, method=method, max_lines=1, code_parts=parts).fills == fitted.fills
+
+
+def test_an_inline_fill_that_repeats_the_code_after_its_hole_is_cut_unless_asked_not_to():
+    from jupyter_codegen.engine import GenerationOptions
+    from jupyter_codegen.formats import format_by_name
+    from jupyter_codegen.infill import fill_holes
+
+    engine = _FixedFill(format_by_name("causal-masking"), '"revenue", ascending=False')
+    parts = ["top = df.sort_values(", ", ascending=False).head()\ntop\n"]
+    options = GenerationOptions(max_new_tokens=8)
+    assert fill_holes(engine, parts, options, method="infill").fills == ['"revenue"']
+    assert fill_holes(engine, parts, options, method="infill", trim=False).fills == ['"revenue", ascending=False']

@@ -99,24 +99,25 @@ def test_infill_two_holes_by_causal_masking(shell, magics, tiny_model):
     assert magics.conversation.turns[-1].kind == "infill"
 
 
-def test_the_indentation_fit_is_a_setting_of_infill(shell, magics, tiny_model, monkeypatch):
+@pytest.mark.parametrize("setting", ["fit_indentation", "trim_fills"])
+def test_the_fits_of_a_fill_are_settings_of_infill(shell, magics, tiny_model, monkeypatch, setting):
     from jupyter_codegen import magics as magics_module
 
     seen = []
     real = magics_module.assistant.infill
 
     def spy(*args, **kwargs):
-        seen.append(kwargs["fit_indentation"])
+        seen.append(kwargs[setting])
         return real(*args, **kwargs)
 
     monkeypatch.setattr(magics_module.assistant, "infill", spy)
     use(shell, tiny_model("xglm"))
     run(shell, "%%infill\nif True:\n<FILL>\n")
-    shell.run_line_magic("config", "CodeGen.fit_indentation = False")
+    shell.run_line_magic("config", f"CodeGen.{setting} = False")
     try:
         run(shell, "%%infill\nif True:\n<FILL>\n")
     finally:
-        shell.run_line_magic("config", "CodeGen.fit_indentation = True")
+        shell.run_line_magic("config", f"CodeGen.{setting} = True")
     assert seen == [True, False]
 
 
