@@ -154,6 +154,8 @@ def ship(checkpoint: Path = DEFAULT_OUT, target: Path = DEFAULT_TARGET, quantiza
             "training_hours": state.get("train_hours"),
             "parameters": state.get("parameters"),
         }
+        if state.get("averaged"):  # a weight average (model/average.py): its step and hours are one part's
+            provenance["averaged"] = state["averaged"]
         install(onnx_folder, target, provenance, weights=checkpoint)
     report = {
         "target": str(target),

@@ -309,5 +309,10 @@ def test_averaged_checkpoints_are_the_weighted_mean_and_ship_like_any_checkpoint
     from transformers import AutoModelForCausalLM
 
     AutoModelForCausalLM.from_pretrained(tmp_path / "mean")
+    # and ships with its parts in the export's provenance
+    from model.ship import ship
+
+    ship(tmp_path / "mean", tmp_path / "shipped", verify=False, progress=False)
+    assert json.loads((tmp_path / "shipped" / "export.json").read_text())["averaged"] == report["averaged"]
     with pytest.raises(ValueError, match="one non-negative weight per checkpoint"):
         average([start, later], tmp_path / "bad", [1.0])
