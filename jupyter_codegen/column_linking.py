@@ -19,7 +19,7 @@ _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _SUFFIXES = (("ations", 4), ("ation", 4), ("ings", 4), ("ing", 4), ("ies", 3), ("ers", 4), ("er", 4), ("ed", 4),
              ("es", 4), ("s", 3))
 """Endings, each stripped only where at least that many letters stay ("fees" -> "fee", "has" and "speed" stay)."""
-_FUNCTION_WORDS = frozenset(
+FUNCTION_WORDS = frozenset(
     "an and are as at be by did do does for from how in is it its me my no not of on or per than that the then this "
     "to was what which who with".split())
 """Request words that say nothing about a column (a column called `no` or `is_open` is not named by them)."""
@@ -90,7 +90,7 @@ def linked_columns(request: str, columns: Iterable[str]) -> dict[str, float]:
     """Each column whose name the request uses, with the share (0-1] of the name's letters in words the request
     has. Words of one letter and numbers count for nothing on either side (`Roasted (g)`, "top 5"), nor do the
     request's function words."""
-    asked = [w for w in name_words(request) if w not in _FUNCTION_WORDS]
+    asked = [w for w in name_words(request) if w not in FUNCTION_WORDS]
     linked: dict[str, float] = {}
     for column in dict.fromkeys(columns):
         parts = name_words(column)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import textwrap
 
-from .postprocess import _blank_magics
+from .postprocess import blank_magics
 
 _OPENERS, _CLOSERS = "([{", ")]}"
 
@@ -20,7 +20,7 @@ _OPENERS, _CLOSERS = "([{", ")]}"
 def compiles(text: str) -> bool:
     """Whether `text` compiles as Python (magics allowed): stricter than parsing, which lets a repeated keyword
     argument through."""
-    source = _blank_magics(textwrap.dedent(text))
+    source = blank_magics(textwrap.dedent(text))
     try:
         compile(ast.parse(source), "<cell>", "exec")
     except (SyntaxError, ValueError):

@@ -135,7 +135,7 @@ def _has_statement(text: str) -> bool:
 def _statements(text: str) -> list[ast.stmt] | None:
     """The statements of `text` read as Python (magics and a common indentation allowed); None if it does not parse."""
     source = textwrap.dedent(text)
-    for candidate in (source, _blank_magics(source)):
+    for candidate in (source, blank_magics(source)):
         try:
             return ast.parse(candidate).body
         except (SyntaxError, ValueError):  # ValueError: null bytes
@@ -143,7 +143,7 @@ def _statements(text: str) -> list[ast.stmt] | None:
     return None
 
 
-def _blank_magics(source: str) -> str:
+def blank_magics(source: str) -> str:
     """Magic and shell lines replaced by `pass` at the same indentation, so they keep a block's shape."""
     return "\n".join(
         match.group(1) + "pass" if (match := _MAGIC.match(line)) else line for line in source.splitlines()

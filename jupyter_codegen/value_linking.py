@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from .column_linking import _FUNCTION_WORDS, name_words, same_word
+from .column_linking import FUNCTION_WORDS, name_words, same_word
 
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
@@ -25,7 +25,7 @@ name (`co2`, `T4`)."""
 _DATE = re.compile(r"\b\d{4}-\d{2}(?:-\d{2})?\b")
 _QUOTED = re.compile(r"\"([^\"]{1,60})\"|'([^']{1,60})'")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9&/'\-]*|\d+[A-Za-z][A-Za-z0-9]*")
-_REQUEST_WORDS = _FUNCTION_WORDS | frozenset(
+_REQUEST_WORDS = FUNCTION_WORDS | frozenset(
     "a above after again all also any average away bar bars before below between bigger biggest both bottom but "
     "can chart count could data delete did didn discard display do does drop each entries equal equals every "
     "except exclude excluding fewer filter find first for get give greater group had have help higher highest how "
