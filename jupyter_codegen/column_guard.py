@@ -437,7 +437,8 @@ class ColumnScanner:
     name_check: tuple[int, str, str] | None = None
     """(offset, name, stage) of an unknown name at a value start, until what follows says whether it is used as
     a frame; stage "after" (just read), "eq" (an `=` followed), "square" (`[` followed), "dot" (`.` followed),
-    "mask" (a name began inside the `[`: the same name again is a row filter, `films[films["x"] > 1]`)."""
+    "mask" (a name began inside the `[`: the same name again, or a frame the notebook has, is a row filter,
+    `films[films["x"] > 1]`, `films[obs["x"] > 1]`)."""
     name_depth: int = 0
     """How many brackets were open where `name_check`'s name began."""
     binding: str | None = None
@@ -926,8 +927,9 @@ class ColumnScanner:
             return
         if self.name_check is not None and self.name_check[2] == "mask":
             start, made_up, self.name_check = self.name_check[0], self.name_check[1], None
-            if name == made_up and not after_dot:
-                self._made_up(start, made_up)  # the same name: a row filter
+            if (name == made_up or name in self.frame_names) and not after_dot:
+                # the same name (`films[films["x"] > 1]`) or a real frame (`films[obs["x"] > 1]`): a row filter
+                self._made_up(start, made_up)
                 return
         if after_dot and self.name_check is not None and self.name_check[2] == "dot":
             (start, made_up, _), self.name_check = self.name_check, None

@@ -214,6 +214,7 @@ NAMED = KnownColumns(KNOWN.frames, frame_names=("hives", "wide"), names=("hives"
     ('hives["t"] = data.temperament.fillna("calm")', 13),  # an attribute that is one of a frame's columns
     ('x = staff[staff["honey_kg"] > 1]', 4),  # a row filter on a made-up frame
     ('staff[(staff["a"] > 1) & (staff["b"] < 2)]', 0),
+    ('subset = quakes[hives["honey_kg"] > 10]', 9),  # a real frame's mask on a made-up one
     # names the notebook or the answer has, module functions, and uses that are not a frame's: left free
     ('wide.groupby("a").size()', None),
     ('merged = hives.copy()\nmerged.head()', None),
