@@ -1212,6 +1212,7 @@ class GuardVocabulary:
         """Tokens that begin (after spaces) a string or a list: what a hole standing for columns begins with."""
         self._endings: dict[tuple[str, ...], dict[tuple[str, int], frozenset[int]]] = {}
         self._methods: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._continuing: dict[tuple[str, str], np.ndarray] = {}
         by_first: dict[str, list[int]] = {}
         for i, text in enumerate(token_texts):
             if text:
@@ -1248,19 +1249,27 @@ class GuardVocabulary:
 
     def continuing(self, written: str, target: str) -> np.ndarray:
         """The tokens that, after `written`, go on writing `target` (value_linking.continues); with nothing written
-        yet, also those that begin with spaces."""
-        if not target.startswith(written):
-            return np.zeros(0, dtype=np.int64)
+        yet, also those that begin with spaces. Remembered: a request's values are asked for at every step of a
+        comparison, and again for the next request."""
+        key = (written, target)
+        if key not in self._continuing:
+            if len(self._continuing) >= 4096:
+                self._continuing.clear()
+            self._continuing[key] = self._find_continuing(written, target)
+        return self._continuing[key]
+
+    def _find_continuing(self, written: str, target: str) -> np.ndarray:
         empty = np.zeros(0, dtype=np.int64)
+        if not target.startswith(written):
+            return empty
         if written == target:  # a whole number: what ends it (`)`, `]`, ` &`, `,`) goes on to it
-            ends = ")],&|\n"
-            candidates = np.concatenate([self.by_first_char.get(c, empty) for c in ends + " "])
-            return np.array([i for i in candidates.tolist() if self.token_texts[i].lstrip(" ")[:1] in tuple(ends)],
+            ends = tuple(")],&|\n")
+            candidates = np.concatenate([self.by_first_char.get(c, empty) for c in (*ends, " ")])
+            return np.array([i for i in candidates.tolist() if self.token_texts[i].lstrip(" ")[:1] in ends],
                             dtype=np.int64)
-        else:
-            candidates = self.by_first_char.get(target[len(written)], empty)
+        candidates = self.by_first_char.get(target[len(written)], empty)
         if not written:
-            candidates = np.concatenate([candidates, self.by_first_char.get(" ", np.zeros(0, dtype=np.int64))])
+            candidates = np.concatenate([candidates, self.by_first_char.get(" ", empty)])
         return np.array([i for i in candidates.tolist() if continues(written, self.token_texts[i], target)],
                         dtype=np.int64)
 
