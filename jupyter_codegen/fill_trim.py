@@ -9,23 +9,9 @@ and what is cut is what the user had already written after the hole.
 
 from __future__ import annotations
 
-import ast
-import textwrap
-
-from .postprocess import blank_magics
+from .postprocess import compiles
 
 _OPENERS, _CLOSERS = "([{", ")]}"
-
-
-def compiles(text: str) -> bool:
-    """Whether `text` compiles as Python (magics allowed): stricter than parsing, which lets a repeated keyword
-    argument through."""
-    source = blank_magics(textwrap.dedent(text))
-    try:
-        compile(ast.parse(source), "<cell>", "exec")
-    except (SyntaxError, ValueError):
-        return False
-    return True
 
 
 def top_level_commas(fill: str) -> list[int]:

@@ -127,6 +127,19 @@ def parses(text: str) -> bool:
     return _statements(text) is not None
 
 
+def compiles(text: str) -> bool:
+    """Whether `text` compiles as Python (magics and a common indentation allowed): stricter than `parses`, which
+    lets a repeated keyword argument through."""
+    statements = _statements(text)
+    if statements is None:
+        return False
+    try:
+        compile(ast.Module(statements, type_ignores=[]), "<cell>", "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
 def _has_statement(text: str) -> bool:
     """Whether `text` parses and holds at least one statement (a comment alone is not enough)."""
     return bool(_statements(text))
@@ -135,7 +148,7 @@ def _has_statement(text: str) -> bool:
 def _statements(text: str) -> list[ast.stmt] | None:
     """The statements of `text` read as Python (magics and a common indentation allowed); None if it does not parse."""
     source = textwrap.dedent(text)
-    for candidate in (source, blank_magics(source)):
+    for candidate in (source, _blank_magics(source)):
         try:
             return ast.parse(candidate).body
         except (SyntaxError, ValueError):  # ValueError: null bytes
@@ -143,7 +156,7 @@ def _statements(text: str) -> list[ast.stmt] | None:
     return None
 
 
-def blank_magics(source: str) -> str:
+def _blank_magics(source: str) -> str:
     """Magic and shell lines replaced by `pass` at the same indentation, so they keep a block's shape."""
     return "\n".join(
         match.group(1) + "pass" if (match := _MAGIC.match(line)) else line for line in source.splitlines()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_codegen.fill_trim import compiles, top_level_commas, trim_fill
+from jupyter_codegen.fill_trim import top_level_commas, trim_fill
+from jupyter_codegen.postprocess import compiles
 
 
 def test_a_fill_that_repeats_the_code_after_the_hole_is_cut():

@@ -998,7 +998,7 @@ def op_exclude(env: Env) -> Step | None:
     does not hold for, either shown or kept in the frame for the rest of the conversation."""
     w, v = env.w, env.var
     c = env.cond()
-    if c is None or c.op in ("year", "month", "since", "hour") and env.maybe(0.5):
+    if c is None or (c.op in ("year", "month", "since", "hour") and env.maybe(0.5)):  # dates: half as often
         return None
     keep = excluded(env, c)
     q = Query(filters=[keep])
