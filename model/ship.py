@@ -156,6 +156,8 @@ def ship(checkpoint: Path = DEFAULT_OUT, target: Path = DEFAULT_TARGET, quantiza
         }
         if state.get("averaged"):  # a weight average (model/average.py): its step and hours are one part's
             provenance["averaged"] = state["averaged"]
+        if state.get("grown"):  # a deeper model made from a smaller one (model/grow.py)
+            provenance["grown"] = state["grown"]
         install(onnx_folder, target, provenance, weights=checkpoint)
     report = {
         "target": str(target),

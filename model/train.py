@@ -754,6 +754,8 @@ def train(s: Settings) -> dict:
             "epochs": {src.name: round(e, 4) for src, e in zip(sources, packer.epochs())},
             "settings": dataclasses.asdict(s),
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            # a grown model (model/grow.py) keeps saying what it grew from, through every later run
+            **({"grown": resumed["grown"]} if resumed and resumed.get("grown") else {}),
         }
 
     def checkpoint() -> None:

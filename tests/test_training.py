@@ -316,3 +316,39 @@ def test_averaged_checkpoints_are_the_weighted_mean_and_ship_like_any_checkpoint
     assert json.loads((tmp_path / "shipped" / "export.json").read_text())["averaged"] == report["averaged"]
     with pytest.raises(ValueError, match="one non-negative weight per checkpoint"):
         average([start, later], tmp_path / "bad", [1.0])
+
+
+def test_grown_checkpoint_computes_the_same_logits_then_trains_and_ships(setup, tmp_path):
+    """Depth growth (model/grow.py): inserted copies write nothing at first, so the deeper model is the same function."""
+    from transformers import AutoModelForCausalLM
+
+    from model.grow import grow, layer_plan
+
+    assert layer_plan(4, [1, 3]) == [(0, False), (1, False), (1, True), (2, False), (3, False), (3, True)]
+    with pytest.raises(ValueError, match="must lie in 0..3"):
+        layer_plan(4, [4])
+    work, sources, _ = setup
+    train(_settings(work, sources, "grow_start", max_steps=3))
+    start = work / "grow_start" / "ckpt"
+    report = grow(start, tmp_path / "grown", [0])
+    assert report["grown"]["to_layers"] == 3 and report["grown"]["step"] == 3
+    small = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32).eval()
+    big = AutoModelForCausalLM.from_pretrained(tmp_path / "grown", dtype=torch.float32).eval()
+    assert big.config.num_hidden_layers == small.config.num_hidden_layers + 1
+    ids = torch.randint(0, small.config.vocab_size, (2, 16), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(small(ids).logits, big(ids).logits, atol=1e-5)
+    inserted = _weights(tmp_path / "grown")
+    assert not inserted["model.layers.1.self_attn.o_proj.weight"].any()
+    assert torch.equal(inserted["model.layers.1.self_attn.q_proj.weight"], inserted["model.layers.0.self_attn.q_proj.weight"])
+    # it trains on from its step with a fresh optimizer, and the copies start to write
+    grown_run = work / "grown_run"
+    shutil.copytree(tmp_path / "grown", grown_run / "ckpt")
+    state = train(_settings(work, sources, "grown_run", max_steps=5, resume=True))
+    assert state["step"] == 5 and state["parameters"] == report["parameters"] and state["grown"] == report["grown"]
+    assert _weights(grown_run / "ckpt")["model.layers.1.self_attn.o_proj.weight"].any()
+    from model.ship import ship
+
+    ship(grown_run / "ckpt", tmp_path / "shipped", verify=False, progress=False)
+    assert json.loads((tmp_path / "shipped" / "config.json").read_text())["num_hidden_layers"] == 3
+    assert json.loads((tmp_path / "shipped" / "export.json").read_text())["grown"] == report["grown"]
