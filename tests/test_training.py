@@ -324,7 +324,7 @@ def test_grown_checkpoint_computes_the_same_logits_then_trains_and_ships(setup, 
 
     from model.grow import grow, layer_plan
 
-    assert layer_plan(4, [1, 3]) == [(0, False), (1, False), (1, True), (2, False), (3, False), (3, True)]
+    assert layer_plan(4, [3, 1]) == [(0, False), (1, False), (1, True), (2, False), (3, False), (3, True)]
     with pytest.raises(ValueError, match="must lie in 0..3"):
         layer_plan(4, [4])
     work, sources, _ = setup
@@ -352,3 +352,22 @@ def test_grown_checkpoint_computes_the_same_logits_then_trains_and_ships(setup, 
     ship(grown_run / "ckpt", tmp_path / "shipped", verify=False, progress=False)
     assert json.loads((tmp_path / "shipped" / "config.json").read_text())["num_hidden_layers"] == 3
     assert json.loads((tmp_path / "shipped" / "export.json").read_text())["grown"] == report["grown"]
+
+
+def test_split_growth_halves_what_a_copied_layer_and_its_copy_write(setup, tmp_path):
+    from model.grow import grow
+
+    work, sources, _ = setup
+    start = work / "grow_start" / "ckpt"
+    if not start.is_dir():
+        train(_settings(work, sources, "grow_start", max_steps=3))
+    report = grow(start, tmp_path / "split", [1], init="split")
+    assert report["grown"]["init"] == "split" and report["grown"]["to_layers"] == 3
+    before, after = _weights(start), _weights(tmp_path / "split")
+    for part in ("self_attn.o_proj.weight", "mlp.down_proj.weight"):
+        half = (before[f"model.layers.1.{part}"].float() * 0.5).to(torch.bfloat16)
+        assert torch.equal(after[f"model.layers.1.{part}"], half) and torch.equal(after[f"model.layers.2.{part}"], half)
+        assert torch.equal(after[f"model.layers.0.{part}"], before[f"model.layers.0.{part}"])  # not copied: unchanged
+    assert torch.equal(after["model.layers.2.mlp.up_proj.weight"], before["model.layers.1.mlp.up_proj.weight"])
+    with pytest.raises(ValueError, match="init must be one of"):
+        grow(start, tmp_path / "bad", [0], init="noise")
