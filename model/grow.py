@@ -77,7 +77,7 @@ def grow(checkpoint: Path, out: Path, after: Sequence[int], init: str = "zero") 
             grown[name] = tensor
     if sorted(by_layer) != list(range(layers)):
         raise ValueError(f"{checkpoint} does not hold layers 0..{layers - 1} as its config says.")
-    copied = {source for source, inserted in plan if inserted}
+    copied = set(after)
     for new_index, (source, inserted) in enumerate(plan):
         for part, tensor in by_layer[source].items():
             value = tensor.clone()
