@@ -27,9 +27,9 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-WEIGHTS_FILE = "model.safetensors"
+from .average import STATE_FILE, WEIGHTS_FILE
+
 CONFIG_FILE = "config.json"
-STATE_FILE = "trainer_state.json"
 OUTPUTS = ("self_attn.o_proj.weight", "mlp.down_proj.weight")
 """A layer's writes into the residual stream: zero in an inserted copy (init zero), halved in a copied layer and its copy (split)."""
 
@@ -98,7 +98,7 @@ def grow(checkpoint: Path, out: Path, after: Sequence[int], init: str = "zero") 
     parameters = sum(t.numel() for t in grown.values())
     embedding = sum(t.numel() for n, t in grown.items() if "embed_tokens" in n)
     provenance = {"checkpoint": str(checkpoint), "step": state.get("step"), "layers": layers,
-                  "copied_after": sorted(set(after)), "to_layers": len(plan), "init": init}
+                  "copied_after": sorted(copied), "to_layers": len(plan), "init": init}
     state.update(parameters=parameters, parameters_without_embeddings=parameters - embedding)
     state["grown"] = provenance
     (out / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
