@@ -3,6 +3,7 @@
     python -m model.corpus --out model/data/corpus-slice --slice          # CI: ~400 KB of stdlib, no network
     python -m model.corpus --out model/data/corpus                        # stdlib + DEFAULT_PACKAGES
     python -m model.corpus --out model/data/corpus --packages pandas seaborn --max-mb 100
+    python -m model.corpus --out model/data/tutorials --no-stdlib --packages --docs python-pandas-doc
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .build import build
+from .debian_docs import DEFAULT_DOC_PACKAGES, DOC_PACKAGES
 from .sources import DEFAULT_PACKAGES
 
 HERE = Path(__file__).resolve().parent
@@ -27,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--packages", nargs="*", default=list(DEFAULT_PACKAGES),
                    help="PyPI packages (name or name==version) to add to the standard library "
                         f"(default: {' '.join(DEFAULT_PACKAGES)}); give none for the standard library only")
+    p.add_argument("--docs", nargs="*", default=list(DEFAULT_DOC_PACKAGES), choices=sorted(DOC_PACKAGES),
+                   help="Debian documentation packages whose user guides become notebooks "
+                        f"(default: {' '.join(DEFAULT_DOC_PACKAGES)}); give none to leave them out")
     p.add_argument("--max-mb", type=float, default=None, help="stop once the corpus holds this many MB of text")
     p.add_argument("--max-source-mb", type=float, default=None,
                    help="at most this many MB from any one source (keeps one big package from dominating)")
@@ -51,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         record_dir=HERE if record else None,
         include_stdlib=not a.no_stdlib,
         sdists=not a.wheels_only,
+        doc_packages=a.docs,
         log=lambda msg: print(msg, file=sys.stderr, flush=True),
     )
     summary = {k: stats[k] for k in ("documents", "bytes", "documents_by_kind", "doctest_blocks", "doctest_examples", "notebooks",

@@ -4,7 +4,8 @@ Each document is one JSON line ``{"text", "source", "kind", "path"}``:
 
 - ``kind="file"``: a Python source file, ``<| file ext=.py |>\\n{code}\\n<|/ file |>``;
 - ``kind="doctest-notebook"``: a docstring's examples as a notebook (see `doctests`);
-- ``kind="notebook"``: an .ipynb notebook shipped in an sdist (see `notebooks`).
+- ``kind="notebook"``: an .ipynb notebook shipped in an sdist (see `notebooks`);
+- ``kind="tutorial-notebook"``: a section of a library's user guide as a notebook (see `tutorials`).
 
 Every document passes the same gates in order: quality filters (`filters.quality_reason`), e-mail scrubbing, exact
 deduplication across all sources, then decontamination against the evaluation benchmarks. What each gate dropped is
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from jupyter_codegen.notebook_document import FILE_CLOSE
 
-from . import doctests, filters, notebooks, sources
+from . import debian_docs, doctests, filters, notebooks, sources, tutorials
 from .decontaminate import Benchmarks, load_benchmarks
 
 FILE_OPEN = "<| file ext=.py |>\n"
@@ -178,6 +179,19 @@ def process_notebook(writer: CorpusWriter, st: SourceStats, source: str, path: s
         st.notebooks += 1
 
 
+def process_tutorial(writer: CorpusWriter, st: SourceStats, source: str, path: str, rst: str) -> None:
+    st.files_seen += 1
+    for nb in tutorials.convert(rst):
+        where = f"{path}::{nb.section}" if nb.section else path
+        text, n = filters.replace_emails(nb.text)
+        why = filters.quality_reason(text, check_licence=False, check_autogen=False)
+        if why and why != "too-small":
+            st.drop(f"tutorial-notebook:{why}", where)
+            continue
+        if writer.add(st, source, "tutorial-notebook", where, text):
+            st.emails_replaced += n
+
+
 def process_source(writer: CorpusWriter, src: sources.Source, only: tuple[str, ...] | None = None,
                    max_bytes: int | None = None) -> SourceStats:
     st = SourceStats()
@@ -199,6 +213,8 @@ def process_source(writer: CorpusWriter, src: sources.Source, only: tuple[str, .
             continue
         if path.endswith(".ipynb"):
             process_notebook(writer, st, src.name, path, text)
+        elif path.endswith(".rst.txt"):
+            process_tutorial(writer, st, src.name, path, text)
         else:
             process_python(writer, st, src.name, path, text)
     return st
@@ -216,6 +232,7 @@ def build(
     include_stdlib: bool = True,
     sdists: bool = True,
     extra_sources: list[sources.Source] | None = None,
+    doc_packages: list[str] | tuple[str, ...] = (),
     log=print,
 ) -> dict:
     """Write ``corpus.jsonl``, ``stats.json``, ``manifest.json`` and ``NOTICE.md`` into `out_dir` (and the last two
@@ -229,21 +246,23 @@ def build(
     if include_stdlib or slice_:
         all_sources.append(sources.stdlib_source())
     skipped: list[dict] = []
-    if not slice_:
-        for pkg in packages:
-            log(f"fetching {pkg}")
-            try:
-                src = sources.fetch(pkg, Path(cache), log=log, sdist=sdists)
-            except RuntimeError as e:
-                skipped.append({"name": pkg, "reason": str(e)})
-                log(f"  skipped: {e}")
-                continue
-            if not src.licence:
-                skipped.append({**src.record(), "reason": "; ".join(src.notes)})
-                log(f"  skipped, licence not permissive or unclear: {src.notes}")
-                continue
-            log(f"  {src.name} {src.version}: {src.licence} ({src.licence_field}); {src.method}")
-            all_sources.append(src)
+    fetches = [] if slice_ else (
+        [(pkg, lambda pkg: sources.fetch(pkg, Path(cache), log=log, sdist=sdists)) for pkg in packages]
+        + [(pkg, lambda pkg: debian_docs.fetch(pkg, Path(cache), log=log)) for pkg in doc_packages])
+    for pkg, fetch in fetches:
+        log(f"fetching {pkg}")
+        try:
+            src = fetch(pkg)
+        except RuntimeError as e:
+            skipped.append({"name": pkg, "reason": str(e)})
+            log(f"  skipped: {e}")
+            continue
+        if not src.licence:
+            skipped.append({**src.record(), "reason": "; ".join(src.notes)})
+            log(f"  skipped, licence not permissive or unclear: {src.notes}")
+            continue
+        log(f"  {src.name} {src.version}: {src.licence} ({src.licence_field}); {src.method}")
+        all_sources.append(src)
     all_sources.extend(extra_sources or [])
 
     per_source: dict[str, dict] = {}

@@ -93,13 +93,25 @@ class Source:
     archive: Path | None = None
     root: Path | None = None
     notes: list[str] = field(default_factory=list)
+    suffixes: tuple[str, ...] = (".py", ".ipynb")
+    """The files read: code and notebooks for packages, reStructuredText for a documentation source."""
+    include: tuple[str, ...] = ()
+    """When given, only paths under these folders are read."""
+    exclude: tuple[str, ...] = ()
+    """Paths never read (e.g. a page under another licence)."""
 
-    def iter_files(self, suffixes: tuple[str, ...] = (".py", ".ipynb")) -> Iterator[tuple[str, bytes]]:
+    def iter_files(self, suffixes: tuple[str, ...] | None = None) -> Iterator[tuple[str, bytes]]:
         """(path inside the source, raw bytes) of every file with one of the suffixes, in a stable order."""
+        suffixes = suffixes or self.suffixes
         if self.root is not None:
-            yield from _iter_dir(self.root, suffixes)
+            files = _iter_dir(self.root, suffixes)
         elif self.archive is not None:
-            yield from _iter_archive(self.archive, suffixes)
+            files = _iter_archive(self.archive, suffixes)
+        else:
+            return
+        for path, raw in files:
+            if (not self.include or path.startswith(tuple(f"{d}/" for d in self.include))) and path not in self.exclude:
+                yield path, raw
 
     def record(self) -> dict:
         return {
@@ -125,7 +137,7 @@ def _iter_dir(root: Path, suffixes: tuple[str, ...]) -> Iterator[tuple[str, byte
     paths = []
     for path in root.rglob("*"):
         rel = path.relative_to(root)
-        if path.suffix not in suffixes or _skipped(rel.parts) or not path.is_file():
+        if not path.name.endswith(suffixes) or _skipped(rel.parts) or not path.is_file():
             continue
         rel_s = rel.as_posix()
         if any(rel_s.startswith(s + "/") for s in _STDLIB_SKIP):
