@@ -30,6 +30,11 @@ Files:
 - --state (default model/runs/state, git-ignored): optimizer.pt with the fp32 weights, AdamW moments and RNG
   states of the same step. `--resume` with both is exact; with only --out (a fresh machine) it loads the bf16
   weights, keeps the step, the schedule and the data position, and restarts AdamW with a short re-warmup.
+
+Device: the CPU by default here; `--device cuda` (or auto where torch sees a GPU) keeps the weights, AdamW state and
+batches on the GPU with bf16 autocast where the GPU has it, and checkpoints on the CPU as before, so a run may move
+between a GPU machine and a CPU one with `--resume`. The project's machines have no GPU, so that path is written
+and reviewed but has not run here.
 """
 
 from __future__ import annotations
@@ -444,7 +449,7 @@ def save_checkpoint(model, out: Path, tokenizer_dir: Path, trainer_state: dict) 
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".save-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    half = copy.deepcopy(model).to(torch.bfloat16)
+    half = copy.deepcopy(model).to(device="cpu", dtype=torch.bfloat16)
     half.save_pretrained(tmp, safe_serialization=True)
     for item in tmp.iterdir():
         os.chmod(item, 0o644)
@@ -469,6 +474,7 @@ def save_state(path: Path, model, optimizer, step: int, run_id: str, packer_stat
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state() if torch.cuda.is_available() and torch.cuda.is_initialized() else None,
             "data": packer_state,
         },
         tmp,
@@ -542,7 +548,9 @@ class Settings:
     max_steps: int | None = None
     threads: int | None = None
     bf16: bool | None = None
-    """bf16 autocast; None: where the CPU computes bf16 natively (native_bf16)."""
+    """bf16 autocast; None: where the device computes bf16 natively (native_bf16, or a CUDA GPU that has it)."""
+    device: str = "auto"
+    """cpu, cuda or auto (cuda where torch sees a GPU): where the weights, optimizer state and batches live."""
     log_every: int = 10
     eval_every: int = 200
     eval_tokens: int = 32768
@@ -551,7 +559,8 @@ class Settings:
     cache: str | None = None
 
 
-def _evaluate(model, windows: dict[str, np.ndarray], targets_bytes: np.ndarray, bf16: bool, micro_batch: int, pad: int) -> dict[str, dict]:
+def _evaluate(model, windows: dict[str, np.ndarray], targets_bytes: np.ndarray, bf16: bool, micro_batch: int, pad: int,
+              device: str = "cpu") -> dict[str, dict]:
     """Per source: mean loss (nats/token) and bits per byte of the held-out windows, every token scored."""
     import torch
     import torch.nn.functional as F
@@ -564,15 +573,15 @@ def _evaluate(model, windows: dict[str, np.ndarray], targets_bytes: np.ndarray, 
                 continue
             nll, count, nbytes = 0.0, 0, 0
             for i in range(0, len(w), micro_batch):
-                x = torch.from_numpy(w[i : i + micro_batch])
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                x = torch.from_numpy(w[i : i + micro_batch]).to(device)
+                with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
                     logits = model(input_ids=x, use_cache=False).logits
                 y = x[:, 1:]
                 scored = y != pad
                 losses = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="none")
                 nll += float(losses[scored.reshape(-1)].sum())
                 count += int(scored.sum())
-                nbytes += int(targets_bytes[y[scored].numpy()].sum())
+                nbytes += int(targets_bytes[y[scored].cpu().numpy()].sum())
             results[name] = {
                 "loss": nll / max(1, count),
                 "bits_per_byte": nll / math.log(2) / max(1, nbytes),
@@ -584,7 +593,7 @@ def _evaluate(model, windows: dict[str, np.ndarray], targets_bytes: np.ndarray, 
 
 def add_bf16_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
-                   help="bf16 autocast; auto: only where the CPU computes bf16 natively")
+                   help="bf16 autocast; auto: only where the device computes bf16 natively")
     p.add_argument("--no-bf16", action="store_true", help="the same as --bf16 off")
 
 
@@ -593,9 +602,28 @@ def bf16_choice(a: argparse.Namespace) -> bool | None:
     return False if a.no_bf16 or a.bf16 == "off" else True if a.bf16 == "on" else None
 
 
-def use_bf16(choice: bool | None) -> bool:
-    """Settings.bf16 as used: None means native_bf16()."""
-    return native_bf16() if choice is None else choice
+def use_bf16(choice: bool | None, device: str = "cpu") -> bool:
+    """Settings.bf16 as used: None means bf16 where `device` computes it natively."""
+    if choice is not None:
+        return choice
+    if device == "cuda":
+        import torch
+
+        return bool(torch.cuda.is_bf16_supported())
+    return native_bf16()
+
+
+def resolve_device(choice: str) -> str:
+    """--device as used: auto takes the GPU where torch sees one. The CUDA path cannot run on the project's
+    machines (no GPU); it is written for the people and sessions that have one."""
+    import torch
+
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA GPU here; install a CUDA build of torch on a machine "
+                         "with a GPU, or leave --device out to train on the CPU.")
+    return choice
 
 
 def native_bf16() -> bool:
@@ -639,7 +667,8 @@ def train(s: Settings) -> dict:
     specials = Specials.from_tokenizer(tokenizer)
     if s.threads:
         torch.set_num_threads(s.threads)
-    s.bf16 = use_bf16(s.bf16)
+    s.device = resolve_device(s.device)
+    s.bf16 = use_bf16(s.bf16, s.device)
     torch.manual_seed(s.seed)
 
     cache = Path(s.cache) if s.cache else state_dir.parent / "token_cache"
@@ -659,13 +688,14 @@ def train(s: Settings) -> dict:
     else:
         config = model_config(tokenizer.get_vocab_size(), s.size, s.seq_len, specials)
         model = LlamaForCausalLM(config)
+    model.to(s.device)
     model.train()
     total_params, body_params = count_parameters(model)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": s.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=s.lr, betas=(0.9, 0.95), eps=1e-8, fused=False,
+        lr=s.lr, betas=(0.9, 0.95), eps=1e-8, fused=s.device == "cuda",
     )
 
     step, tokens_seen, train_seconds = 0, 0, 0.0
@@ -686,6 +716,8 @@ def train(s: Settings) -> dict:
                 model.load_state_dict(st["model"])
                 optimizer.load_state_dict(st["optimizer"])
                 torch.set_rng_state(st["torch_rng"])
+                if s.device == "cuda" and st.get("cuda_rng") is not None:
+                    torch.cuda.set_rng_state(st["cuda_rng"])
                 exact = True
         same_data = resumed.get("data_fingerprint") == fingerprint
         if exact:
@@ -779,7 +811,7 @@ def train(s: Settings) -> dict:
     threads = torch.get_num_threads()
 
     def evaluate() -> None:
-        for name, r in _evaluate(model, eval_windows, bytes_table, s.bf16, s.micro_batch, pad).items():
+        for name, r in _evaluate(model, eval_windows, bytes_table, s.bf16, s.micro_batch, pad, s.device).items():
             eval_log.write(step=step, tokens=tokens_seen, source=name, loss=round(r["loss"], 4),
                            bits_per_byte=round(r["bits_per_byte"], 4), eval_tokens=r["eval_tokens"])
             print(f"eval step {step} {name}: loss {r['loss']:.4f}, {r['bits_per_byte']:.4f} bits/byte", flush=True)
@@ -807,9 +839,9 @@ def train(s: Settings) -> dict:
             n_targets = int((y_all[:, 1:] != -100).sum())
             step_loss = 0.0
             for i in range(0, rows, s.micro_batch):
-                x = torch.from_numpy(x_all[i : i + s.micro_batch])
-                y = torch.from_numpy(y_all[i : i + s.micro_batch, 1:])
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=s.bf16):
+                x = torch.from_numpy(x_all[i : i + s.micro_batch]).to(s.device)
+                y = torch.from_numpy(y_all[i : i + s.micro_batch, 1:]).to(s.device)
+                with torch.autocast(s.device, dtype=torch.bfloat16, enabled=s.bf16):
                     logits = model(input_ids=x, use_cache=False).logits
                 loss = F.cross_entropy(
                     logits[:, :-1].float().reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100, reduction="sum"
@@ -876,12 +908,15 @@ def _planned_steps(s: Settings, model, packer: Packer) -> int:
     probe = copy.deepcopy(model)
     probe.train()
     x = torch.from_numpy(np.random.default_rng(0).integers(0, model.config.vocab_size, (s.micro_batch, s.seq_len)))
+    x = x.to(s.device)
     times = []
     for _ in range(2):
         t0 = time.monotonic()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=s.bf16):
+        with torch.autocast(s.device, dtype=torch.bfloat16, enabled=s.bf16):
             logits = probe(input_ids=x, use_cache=False).logits
         F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x.reshape(-1)).backward()
+        if s.device == "cuda":
+            torch.cuda.synchronize()  # kernels run asynchronously: time them, not their launch
         times.append(time.monotonic() - t0)
     step_seconds = min(times) * s.accum * 1.1
     return max(s.warmup + 1, int(s.hours * 3600 / step_seconds))
@@ -961,6 +996,8 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Na
     p.add_argument("--max-steps", type=int, help="stop at this step (tests, smoke runs)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
     add_bf16_argument(p)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device,
+                   help="where to train; auto: a CUDA GPU where torch sees one, else the CPU")
     p.add_argument("--log-every", type=int, default=d.log_every)
     p.add_argument("--eval-every", type=int, default=d.eval_every)
     p.add_argument("--eval-tokens", type=int, default=d.eval_tokens, help="held-out tokens per source per evaluation")
@@ -974,7 +1011,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Na
         micro_batch=a.micro_batch, accum=a.accum, lr=a.lr, min_lr_ratio=a.min_lr_ratio, warmup=a.warmup,
         rewarm=a.rewarm, rewarm_peak=a.rewarm_peak, weight_decay=a.weight_decay, total_steps=a.total_steps,
         p_cm=a.p_cm, p_line=a.p_line, notebook_loss=a.notebook_loss, seed=a.seed,
-        hours=a.hours, max_steps=a.max_steps, threads=a.threads, bf16=bf16_choice(a), log_every=a.log_every,
+        hours=a.hours, max_steps=a.max_steps, threads=a.threads, bf16=bf16_choice(a), device=a.device, log_every=a.log_every,
         eval_every=a.eval_every, eval_tokens=a.eval_tokens, save_minutes=a.save_minutes, resume=a.resume, cache=a.cache,
     )
     return s, a

@@ -273,6 +273,21 @@ def test_bf16_autocast_is_chosen_by_the_cpu_unless_asked_for():
         assert not native_bf16()  # no AVX512 at all: bf16 could only be emulated (this machine, 2026-12-02)
 
 
+def test_the_device_is_the_gpu_only_where_torch_sees_one():
+    from model.train import parse_args, resolve_device, use_bf16
+
+    assert parse_args(["--data", "x.jsonl"])[0].device == "auto"
+    assert parse_args(["--data", "x.jsonl", "--device", "cpu"])[0].device == "cpu"
+    assert resolve_device("cpu") == "cpu"
+    assert use_bf16(False, "cuda") is False  # an explicit choice wins on any device
+    if torch.cuda.is_available():
+        assert resolve_device("auto") == "cuda"
+    else:
+        assert resolve_device("auto") == "cpu"
+        with pytest.raises(SystemExit, match="sees no CUDA GPU"):
+            resolve_device("cuda")
+
+
 def test_a_data_source_may_be_the_folder_its_generator_wrote(tmp_path):
     from model.docs import parse_source
 
