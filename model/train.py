@@ -474,7 +474,7 @@ def save_state(path: Path, model, optimizer, step: int, run_id: str, packer_stat
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state() if torch.cuda.is_available() and torch.cuda.is_initialized() else None,
+            "cuda_rng": torch.cuda.get_rng_state() if torch.cuda.is_initialized() else None,
             "data": packer_state,
         },
         tmp,
@@ -560,7 +560,7 @@ class Settings:
 
 
 def _evaluate(model, windows: dict[str, np.ndarray], targets_bytes: np.ndarray, bf16: bool, micro_batch: int, pad: int,
-              device: str = "cpu") -> dict[str, dict]:
+              device: str) -> dict[str, dict]:
     """Per source: mean loss (nats/token) and bits per byte of the held-out windows, every token scored."""
     import torch
     import torch.nn.functional as F
@@ -907,8 +907,7 @@ def _planned_steps(s: Settings, model, packer: Packer) -> int:
 
     probe = copy.deepcopy(model)
     probe.train()
-    x = torch.from_numpy(np.random.default_rng(0).integers(0, model.config.vocab_size, (s.micro_batch, s.seq_len)))
-    x = x.to(s.device)
+    x = torch.from_numpy(np.random.default_rng(0).integers(0, model.config.vocab_size, (s.micro_batch, s.seq_len))).to(s.device)
     times = []
     for _ in range(2):
         t0 = time.monotonic()
